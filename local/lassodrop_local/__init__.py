@@ -1,0 +1,4 @@
+"""Local-only tooling for lassodrop: the AudioLasso emulator, the embedded stack and the benchmarks.
+
+Never imported by Lambda code.
+"""

@@ -1,0 +1,1 @@
+"""lassodrop: the code shared by the Lambda functions (packaged as the Lambda layer)."""

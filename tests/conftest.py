@@ -1,0 +1,24 @@
+import pytest
+
+pytest_plugins = [
+    "tests.fixtures.aws",
+    "tests.fixtures.emulator",
+]
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may pick up real credentials or a real region from the machine."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "lassodrop",
+        "POWERTOOLS_METRICS_NAMESPACE": "Lassodrop",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AUDIOLASSO_API_KEY", raising=False)
