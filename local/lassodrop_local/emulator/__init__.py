@@ -1,0 +1,20 @@
+"""A local AudioLasso for tests and the local stack: a real HTTP server implementing the documented API.
+
+What the hosted service leaves open, the emulator decides (see /v1/openapi.json and the project's API notes):
+signed upload URLs behave like S3 presigned PUTs (411 for chunked bodies, 403 for a content-type other than
+the signed one, 400 for a length other than `file_size`, 410 once expired); a result asked too early answers
+409 REQUEST_NOT_READY; webhooks are signed like Standard Webhooks.
+
+Outputs are real WAV files: a PCM WAV input comes back as itself (target) and as silence of the same format
+and length (residual); any other input gets a short tone and its silence.
+
+Test triggers:
+- A prompt containing "[fail]" (any case) makes the job FAIL with MODEL_FAILED.
+- Everything else is driven through `EmulatorServer.state` (fail_next, drop_upload_after, set_latency, ...)
+  or the same controls over HTTP under /_emulator/ (see admin.py).
+"""
+
+from lassodrop_local.emulator.server import EmulatorServer
+from lassodrop_local.emulator.state import ALL_SCOPES, ROUTES, EmulatorState, Timings
+
+__all__ = ["ALL_SCOPES", "ROUTES", "EmulatorServer", "EmulatorState", "Timings"]
