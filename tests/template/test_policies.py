@@ -1,0 +1,127 @@
+"""Least privilege, checked on the policies as moto's IAM resolved them (real bucket names and ARNs)."""
+
+import ast
+from collections.abc import Callable
+from typing import Any
+
+from lassodrop_local.stack import AwsClients, StackInfo
+
+BuildStack = Callable[..., StackInfo]
+
+
+def _statements(clients: AwsClients, stack: StackInfo, role_id: str) -> list[dict[str, Any]]:
+    iam = clients.client("iam")
+    role = stack.resources[role_id]
+    statements = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        # moto hands the inline document back as a Python repr rather than JSON.
+        if isinstance(document, str):
+            document = ast.literal_eval(document)
+        statements.extend(document["Statement"])
+    return statements
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def _resources_allowing(statements: list[dict[str, Any]], action_prefix: str) -> set[str]:
+    return {
+        resource
+        for statement in statements
+        if any(action.startswith(action_prefix) for action in _as_list(statement["Action"]))
+        for resource in _as_list(statement["Resource"])
+    }
+
+
+def test_collect_writes_only_under_the_output_prefix(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    stack = build_stack({"OutputPrefix": "separated/"})
+
+    statements = _statements(moto_clients, stack, "CollectFunctionRole")
+
+    assert _resources_allowing(statements, "s3:") == {f"arn:aws:s3:::{stack.output_bucket}/separated/*"}
+    s3_actions = {action for s in statements for action in _as_list(s["Action"]) if action.startswith("s3:")}
+    assert s3_actions == {"s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}
+
+
+def test_same_bucket_outputs_are_writable_only_under_the_output_prefix(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    stack = build_stack(
+        {"OutputToInputBucket": "true", "InputPrefix": "incoming/", "OutputPrefix": "separated/"}
+    )
+
+    statements = _statements(moto_clients, stack, "CollectFunctionRole")
+
+    assert _resources_allowing(statements, "s3:") == {f"arn:aws:s3:::{stack.input_bucket}/separated/*"}
+
+
+def test_ingest_reads_only_objects_under_the_input_prefix(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    stack = build_stack({"InputPrefix": "incoming/"})
+
+    statements = _statements(moto_clients, stack, "IngestFunctionRole")
+
+    assert _resources_allowing(statements, "s3:") == {f"arn:aws:s3:::{stack.input_bucket}/incoming/*"}
+    assert {a for s in statements for a in _as_list(s["Action"]) if a.startswith("s3:")} == {
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+    }
+
+
+def test_ingest_reads_the_existing_bucket_when_one_is_given(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    moto_clients.client("s3").create_bucket(Bucket="my-recordings")
+
+    stack = build_stack({"ExistingInputBucketName": "my-recordings"})
+
+    statements = _statements(moto_clients, stack, "IngestFunctionRole")
+    assert _resources_allowing(statements, "s3:") == {"arn:aws:s3:::my-recordings/*"}
+
+
+def test_webhook_may_only_read_jobs_and_send_checks(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    stack = build_stack({"EnableWebhooks": "true"})
+
+    statements = _statements(moto_clients, stack, "WebhookFunctionRole")
+
+    actions = {action for statement in statements for action in _as_list(statement["Action"])}
+    assert not {action for action in actions if action.split(":")[0] not in {"dynamodb", "sqs"}}
+    assert not {a for a in actions if a in {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}}
+    assert _resources_allowing(statements, "sqs:") == {stack.queues["CheckQueue"].arn}
+
+
+def test_only_collect_may_publish_events(build_stack: BuildStack, moto_clients: AwsClients) -> None:
+    stack = build_stack({"EnableWebhooks": "true"})
+
+    publishers = {
+        role_id
+        for role_id in ("IngestFunctionRole", "CollectFunctionRole", "WebhookFunctionRole")
+        if _resources_allowing(_statements(moto_clients, stack, role_id), "events:")
+    }
+    assert publishers == {"CollectFunctionRole"}
+
+
+def test_no_inline_policy_grants_every_resource_or_a_whole_bucket(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    # The managed policies SAM attaches (logs, X-Ray, SQS polling) are AWS's; everything we write is scoped.
+    stack = build_stack({"EnableWebhooks": "true", "InputPrefix": "incoming/", "OutputPrefix": "separated/"})
+
+    resources = {
+        resource
+        for role_id in ("IngestFunctionRole", "CollectFunctionRole", "WebhookFunctionRole")
+        for statement in _statements(moto_clients, stack, role_id)
+        for resource in _as_list(statement["Resource"])
+    }
+
+    assert "*" not in resources
+    assert not {
+        resource for resource in resources if resource.startswith("arn:aws:s3:::") and "/" not in resource
+    }

@@ -1,0 +1,58 @@
+from collections.abc import Callable
+
+import pytest
+
+from lassodrop_local.stack import StackInfo
+
+BuildStack = Callable[..., StackInfo]
+
+
+@pytest.fixture
+def stack(build_stack: BuildStack) -> StackInfo:
+    return build_stack({"EnableWebhooks": "true"})
+
+
+def test_each_queue_hides_messages_for_at_least_six_times_its_consumers_timeout(stack: StackInfo) -> None:
+    for function in stack.functions.values():
+        for source in function.event_sources:
+            queue = stack.queues[source.queue_logical_id]
+            assert queue.visibility_timeout >= 6 * function.timeout, (function.logical_id, queue.logical_id)
+
+
+def test_consumed_queues_redrive_to_their_dead_letter_queue(stack: StackInfo) -> None:
+    expected = {"IngestQueue": "IngestDLQ", "CheckQueue": "CheckDLQ"}
+    for queue_id, dlq_id in expected.items():
+        queue = stack.queues[queue_id]
+        assert queue.dead_letter_queue_arn == stack.queues[dlq_id].arn
+        assert queue.max_receive_count == 5
+
+
+def test_sqs_consumers_take_one_record_and_report_item_failures(stack: StackInfo) -> None:
+    consumers = {
+        function.logical_id: [source.queue_logical_id for source in function.event_sources]
+        for function in stack.functions.values()
+    }
+    assert consumers == {
+        "IngestFunction": ["IngestQueue"],
+        "CollectFunction": ["CheckQueue"],
+        "WebhookFunction": [],
+    }
+    for function in stack.functions.values():
+        for source in function.event_sources:
+            assert source.batch_size == 1
+            assert source.report_batch_item_failures
+
+
+def test_upload_concurrency_follows_the_parameter(build_stack: BuildStack) -> None:
+    stack = build_stack({"MaxConcurrentUploads": "7"})
+
+    (source,) = stack.functions["IngestFunction"].event_sources
+    assert source.maximum_concurrency == 7
+    assert stack.functions["CollectFunction"].event_sources[0].maximum_concurrency is None
+
+
+def test_function_sizes_are_as_declared(stack: StackInfo) -> None:
+    sizes = {name: (function.timeout, function.memory_size) for name, function in stack.functions.items()}
+
+    assert sizes["IngestFunction"] == (900, 512)
+    assert sizes["CollectFunction"] == (300, 512)
