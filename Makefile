@@ -37,8 +37,10 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Every handler is a module named `app`, so mypy checks them one at a time.
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	for handler in functions/*/app.py; do $(BIN)/mypy "$$handler" || exit 1; done
 
 test: $(STAMP) $(SAM_STAMP) lint typecheck
 	SAM_CLI=$(abspath $(SAM)) $(BIN)/python -m pytest
