@@ -1,0 +1,64 @@
+"""The ingest function's configuration, parsed once from its environment; a bad value names its variable."""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lassodrop.runtime import ApiSettings, ConfigError, read_int, require
+
+# SQS refuses a DelaySeconds above 15 minutes.
+SQS_MAX_DELAY_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    jobs_table: str
+    check_queue_url: str
+    api: ApiSettings
+    default_prompt: str
+    prefix_prompts: Mapping[str, str] = field(default_factory=dict)
+    input_prefix: str = ""
+    first_check_delay_seconds: int = 30
+    # A claimed upload stays ours this long: the function timeout, so a live worker never loses it.
+    upload_lease_seconds: int = 900
+    webhook_base_url: str | None = None
+    job_ttl_days: int = 30
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "IngestConfig":
+        return cls(
+            jobs_table=require(env, "JOBS_TABLE"),
+            check_queue_url=require(env, "CHECK_QUEUE_URL"),
+            api=ApiSettings.from_env(env),
+            default_prompt=require(env, "DEFAULT_PROMPT"),
+            prefix_prompts=_prefix_prompts(env),
+            input_prefix=env.get("INPUT_PREFIX", ""),
+            first_check_delay_seconds=read_int(
+                env, "FIRST_CHECK_DELAY_SECONDS", default=30, low=0, high=SQS_MAX_DELAY_SECONDS
+            ),
+            upload_lease_seconds=read_int(env, "UPLOAD_LEASE_SECONDS", default=900, low=1),
+            webhook_base_url=_webhook_base_url(env),
+            job_ttl_days=read_int(env, "JOB_TTL_DAYS", default=30, low=1),
+        )
+
+
+def _prefix_prompts(env: Mapping[str, str]) -> dict[str, str]:
+    raw = env.get("PREFIX_PROMPTS", "").strip() or "{}"
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"PREFIX_PROMPTS is not JSON: {exc.msg}") from exc
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()
+    ):
+        raise ConfigError(
+            'PREFIX_PROMPTS must be a JSON object of key prefix -> non-empty prompt, e.g. {"talks/": "..."}'
+        )
+    return value
+
+
+def _webhook_base_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("WEBHOOK_BASE_URL", "").strip()
+    if url and not url.startswith(("https://", "http://")):
+        raise ConfigError(f"WEBHOOK_BASE_URL must be an http(s) URL, got {url!r}")
+    return url or None

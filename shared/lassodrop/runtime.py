@@ -1,0 +1,122 @@
+"""What the functions that call AudioLasso share at run time: AWS clients built lazily once, the API key from
+Secrets Manager (cached by Powertools parameters) and an AudioLassoClient built from configuration."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities import parameters
+
+from lassodrop.audiolasso import AudioLassoClient
+
+# A rotated key is picked up within this many seconds without a cold start.
+SECRET_MAX_AGE_SECONDS = 300
+
+
+class ConfigError(ValueError):
+    """A missing or malformed environment variable; the message names it."""
+
+
+def require(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"{name} must be set")
+    return value
+
+
+def read_int(env: Mapping[str, str], name: str, *, default: int, low: int, high: int | None = None) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"between {low} and {high}"
+        raise ConfigError(f"{name} must be {bounds}, got {value}")
+    return value
+
+
+def read_bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return raw in ("true", "1", "yes")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Where AudioLasso is and where its key lives."""
+
+    base_url: str
+    api_key_secret_arn: str
+    allow_local: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "ApiSettings":
+        return cls(
+            base_url=require(env, "AUDIOLASSO_BASE_URL"),
+            api_key_secret_arn=require(env, "API_KEY_SECRET_ARN"),
+            allow_local=read_bool(env, "AUDIOLASSO_ALLOW_LOCAL", default=False),
+        )
+
+
+class AwsClients:
+    """boto3 clients, each built on first use and then reused; tests pass in their own."""
+
+    def __init__(self, session: boto3.session.Session | None = None, **clients: Any) -> None:
+        self._session = session
+        self.__dict__.update(clients)  # an injected client takes the place of the cached_property
+
+    @cached_property
+    def session(self) -> boto3.session.Session:
+        return self._session or boto3.session.Session()
+
+    @cached_property
+    def s3(self) -> Any:
+        return self.session.client("s3")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return self.session.client("sqs")
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self.session.resource("dynamodb")
+
+    def table(self, name: str) -> Any:
+        return self.dynamodb.Table(name)
+
+
+def read_api_key(secret_arn: str) -> str:
+    """The AudioLasso key: the secret's string, cached by Powertools for SECRET_MAX_AGE_SECONDS."""
+    value = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"the secret {secret_arn} holds no API key string")
+    return value.strip()
+
+
+class ClientFactory:
+    """Hands out an AudioLassoClient for the current key, rebuilding it only when the key was rotated."""
+
+    def __init__(self, settings: ApiSettings, read_key: Callable[[str], str] = read_api_key) -> None:
+        self._settings = settings
+        self._read_key = read_key
+        self._client: AudioLassoClient | None = None
+        self._key: str | None = None
+
+    def __call__(self) -> AudioLassoClient:
+        key = self._read_key(self._settings.api_key_secret_arn)
+        if self._client is None or key != self._key:
+            self._client = build_client(self._settings, key)
+            self._key = key
+        return self._client
+
+
+def build_client(settings: ApiSettings, api_key: str) -> AudioLassoClient:
+    return AudioLassoClient(api_key, settings.base_url, allow_local=settings.allow_local)

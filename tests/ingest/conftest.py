@@ -1,0 +1,226 @@
+"""Ingest test harness: AWS in moto, AudioLasso as the emulator on loopback, the real handler in between.
+
+Objects reach the handler the way they do when deployed: `put_object` in the input bucket, moto's S3 -> SQS
+notification, the message received from the ingest queue and handed over as a Lambda SQS event.
+"""
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+
+from lassodrop.ingest.service import IngestService
+from lassodrop.jobs import Job, JobStore
+from lassodrop.observability import metrics
+from lassodrop_local.emulator import EmulatorServer
+from tests.fixtures.aws import AwsStack
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "events"
+PROMPT = "isolate the lead vocal"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
+
+
+def wav_bytes(size: int) -> bytes:
+    """A RIFF/WAVE header followed by deterministic filler, `size` bytes in all."""
+    header = b"RIFF" + (size - 8).to_bytes(4, "little") + b"WAVEfmt "
+    filler = hashlib.sha256(str(size).encode()).digest() * (size // 32 + 1)
+    return (header + filler)[:size]
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Stack:
+    """The AWS side of the ingest function (the resources its template section names)."""
+
+    s3: Any
+    sqs: Any
+    table: Any
+    ingest_queue_url: str
+    check_queue_url: str
+    secret_arn: str
+    bucket: str
+    template_env: dict[str, str] = field(default_factory=dict)
+
+    def drop(self, key: str, body: bytes, **extra: Any) -> dict[str, Any]:
+        return self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+
+    def receive_ingest(self, expected: int = 1) -> dict[str, Any]:
+        """The messages S3 put on the ingest queue, as the Lambda SQS event the function would receive."""
+        messages: list[dict[str, Any]] = []
+        while len(messages) < expected:
+            got = self.sqs.receive_message(
+                QueueUrl=self.ingest_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+            ).get("Messages", [])
+            if not got:
+                break
+            messages.extend(got)
+        assert len(messages) == expected, f"expected {expected} S3 notifications, got {len(messages)}"
+        return {"Records": [sqs_record(m["Body"], m["MessageId"], m["ReceiptHandle"]) for m in messages]}
+
+    def check_messages(self) -> list[dict[str, Any]]:
+        got = self.sqs.receive_message(QueueUrl=self.check_queue_url, MaxNumberOfMessages=10)
+        return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+
+    def jobs(self) -> JobStore:
+        return JobStore(self.table)
+
+    def rows(self) -> list[Job]:
+        return [Job.from_item(item) for item in self.table.scan()["Items"]]
+
+
+def sqs_record(body: str, message_id: str = "msg-1", receipt: str = "receipt-1") -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "receiptHandle": receipt,
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764009012345"},
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest",
+        "awsRegion": "us-east-1",
+    }
+
+
+def sqs_event(*bodies: Any) -> dict[str, Any]:
+    return {
+        "Records": [
+            sqs_record(body if isinstance(body, str) else json.dumps(body), f"msg-{i}", f"receipt-{i}")
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+PREFIX_PROMPTS = {"talks/": "keep the speaker", "talks/panel/": "keep the moderator"}
+
+
+@pytest.fixture
+def aws_stack_parameters() -> Mapping[str, str]:
+    return {"PrefixPrompts": json.dumps(PREFIX_PROMPTS)}
+
+
+@pytest.fixture
+def stack(aws_stack: AwsStack) -> Stack:
+    """template.yaml's stack in moto (input bucket versioned and wired to the ingest queue, as deployed)."""
+    info = aws_stack.info
+    ingest_url = info.queues["IngestQueue"].url
+    aws_stack.sqs.purge_queue(QueueUrl=ingest_url)  # drop the s3:TestEvent the bucket wiring sent
+    return Stack(
+        s3=aws_stack.s3,
+        sqs=aws_stack.sqs,
+        table=boto3.resource("dynamodb").Table(info.jobs_table),
+        ingest_queue_url=ingest_url,
+        check_queue_url=info.queues["CheckQueue"].url,
+        secret_arn=info.api_key_secret_arn,
+        bucket=info.input_bucket,
+        template_env=dict(info.functions["IngestFunction"].environment),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """What a new execution environment would start with: no cached secret, no pending metrics, no waits."""
+    monkeypatch.setattr("lassodrop.audiolasso.retry._sleep", lambda _seconds: None)
+    # observability.py was imported at collection, before the root conftest set POWERTOOLS_* for each test.
+    monkeypatch.setattr(metrics, "namespace", "Lassodrop")
+    monkeypatch.setattr(metrics, "service", "lassodrop")
+    parameters.clear_caches()
+    metrics.clear_metrics()
+    yield
+    parameters.clear_caches()
+    metrics.clear_metrics()
+
+
+def load_handler_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ingest_app", ROOT / "functions" / "ingest" / "app.py")
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "lassodrop-ingest"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:lassodrop-ingest"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@dataclass
+class Ingest:
+    """The deployed handler, configured from its environment like in Lambda."""
+
+    module: ModuleType
+    env: dict[str, str]
+    get_object_calls: list[dict[str, Any]] = field(default_factory=list)
+    sent_checks: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        return self.module.lambda_handler(event, FakeContext())
+
+    @property
+    def service(self) -> IngestService:
+        return self.module.get_service()
+
+    def count_get_object(self) -> None:
+        """Record every GetObject the function makes (its arguments), via a botocore event hook."""
+
+        def record(params: dict[str, Any], **_: Any) -> None:
+            self.get_object_calls.append(dict(params))
+
+        self.service.objects.client.meta.events.register("provide-client-params.s3.GetObject", record)
+
+    def record_check_sends(self) -> None:
+        """Record the SendMessage calls to the check queue (their DelaySeconds is not visible on receive)."""
+
+        def record(params: dict[str, Any], **_: Any) -> None:
+            self.sent_checks.append(dict(params))
+
+        self.service.sqs.meta.events.register("provide-client-params.sqs.SendMessage", record)
+
+
+@pytest.fixture
+def ingest_env(stack: Stack, emulator: EmulatorServer) -> dict[str, str]:
+    """The ingest function's environment exactly as the template resolves it, pointed at the emulator."""
+    return {
+        **stack.template_env,
+        "AUDIOLASSO_BASE_URL": emulator.base_url,
+        "AUDIOLASSO_ALLOW_LOCAL": "true",  # what the local stack sets
+        "FIRST_CHECK_DELAY_SECONDS": "0",  # moto honours delays; tests that check the delay set their own
+    }
+
+
+@pytest.fixture
+def make_ingest(ingest_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., Ingest]:
+    def make(**overrides: str) -> Ingest:
+        env = {**ingest_env, **overrides}
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return Ingest(load_handler_module(), env)
+
+    return make
+
+
+@pytest.fixture
+def ingest(make_ingest: Callable[..., Ingest]) -> Ingest:
+    return make_ingest()

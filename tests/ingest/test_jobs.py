@@ -1,0 +1,179 @@
+"""The job row store against the template's table (moto): conditional claims, leases and transitions."""
+
+from typing import Any
+
+import boto3
+import pytest
+
+from lassodrop.jobs import ClaimResult, JobStore, Status, object_id_for
+from tests.fixtures.aws import AwsStack
+
+
+class Clock:
+    def __init__(self, now: float = 1_790_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(aws_stack: AwsStack, clock: Clock) -> JobStore:
+    return JobStore(boto3.resource("dynamodb").Table(aws_stack.info.jobs_table), clock=clock)
+
+
+def _claim(store: JobStore, key: str = "a.wav", version: str | None = "v1") -> Any:
+    return store.claim_upload("bkt", key, version_id=version, etag="e1", lease_seconds=900, ttl_days=90)
+
+
+def test_object_ids_use_the_version_else_the_bare_etag() -> None:
+    assert object_id_for("b", "k k.wav", version_id="v1", etag='"e"') == "s3://b/k k.wav?version=v1"
+    assert object_id_for("b", "k.wav", etag='"e"') == "s3://b/k.wav?etag=e"
+    with pytest.raises(ValueError, match="version id or an ETag"):
+        object_id_for("b", "k.wav")
+
+
+def test_first_claim_creates_an_uploading_row_with_a_lease(store: JobStore, clock: Clock) -> None:
+    claim = _claim(store)
+
+    assert claim.result is ClaimResult.CLAIMED
+    row = store.get(claim.job.object_id)
+    assert row is not None
+    assert (row.status, row.attempts, row.lease_until) == (Status.UPLOADING, 1, int(clock.now) + 900)
+    assert (row.bucket, row.key, row.version_id, row.get("source_uri")) == (
+        "bkt",
+        "a.wav",
+        "v1",
+        "s3://bkt/a.wav",
+    )
+    assert row.get("expires_at_epoch") == int(clock.now) + 90 * 86_400
+    assert row.get("created_at") == row.get("updated_at") == "2026-09-21T14:13:20.000Z"
+
+
+def test_a_live_lease_is_reported_and_an_expired_one_is_taken_over(store: JobStore, clock: Clock) -> None:
+    first = _claim(store)
+
+    clock.now += 899
+    held = _claim(store)
+    clock.now += 2
+    taken = _claim(store)
+
+    assert held.result is ClaimResult.LEASE_HELD
+    assert held.job.attempts == 1
+    assert taken.result is ClaimResult.CLAIMED
+    assert taken.job.attempts == 2
+    assert taken.job.get("created_at") == first.job.get("created_at")
+
+
+def test_a_released_lease_can_be_claimed_at_once(store: JobStore) -> None:
+    first = _claim(store)
+
+    assert store.release_lease(first.job.object_id, attempt=1) is not None
+    assert _claim(store).result is ClaimResult.CLAIMED
+
+
+def test_details_are_fenced_by_the_attempt_that_holds_the_lease(store: JobStore, clock: Clock) -> None:
+    object_id = _claim(store).job.object_id
+    clock.now += 1000
+    _claim(store)  # attempt 2 takes over
+
+    assert store.record_details(object_id, attempt=1, details={"size": 5}) is None
+    recorded = store.record_details(object_id, attempt=2, details={"size": 5, "ratio": 0.5})
+    assert recorded is not None
+    assert recorded.get("size") == 5
+    assert recorded.get("ratio") == 0.5
+
+
+def test_a_submitted_row_is_never_claimed_again_and_is_found_by_request_id(store: JobStore) -> None:
+    object_id = _claim(store).job.object_id
+    submitted = store.mark_submitted(
+        object_id, file_id="file_1", request_id="req_1", status_url="https://x/status", result_url=None
+    )
+
+    again = _claim(store)
+
+    assert submitted is not None
+    assert submitted.status is Status.SUBMITTED
+    assert submitted.lease_until is None
+    assert again.result is ClaimResult.ALREADY_SUBMITTED
+    found = store.find_by_request_id("req_1")
+    assert found is not None
+    assert found.object_id == object_id
+    assert found.status_url == "https://x/status"
+    assert store.find_by_request_id("req_unknown") is None
+
+
+def test_rejected_rows_are_finished(store: JobStore) -> None:
+    object_id = _claim(store).job.object_id
+    store.mark_rejected(object_id, code="EMPTY_OBJECT", reason="the object is empty")
+
+    claim = _claim(store)
+
+    assert claim.result is ClaimResult.FINISHED
+    assert claim.job.get("error") == {"code": "EMPTY_OBJECT", "message": "the object is empty"}
+    assert claim.job.get("reason") == "the object is empty"
+
+
+def test_transition_only_moves_from_an_expected_status(store: JobStore) -> None:
+    object_id = _claim(store).job.object_id
+    store.mark_submitted(object_id, file_id="f", request_id="r", status_url=None, result_url=None)
+
+    wrong = store.transition(object_id, expected=[Status.COLLECTING], to=Status.COMPLETED)
+    polled = store.transition(
+        object_id, expected=[Status.SUBMITTED], add={"checks": 1}, sets={"next_check_delay": 60}
+    )
+    polled_again = store.transition(object_id, expected=[Status.SUBMITTED], add={"checks": 1})
+    done = store.transition(
+        object_id,
+        expected=[Status.SUBMITTED],
+        to=Status.COMPLETED,
+        sets={"outputs": {"target": "s3://o/t.wav"}},
+        remove=["next_check_delay"],
+    )
+
+    assert wrong is None
+    assert polled is not None
+    assert polled.get("checks") == 1
+    assert polled.get("next_check_delay") == 60
+    assert polled_again is not None
+    assert polled_again.get("checks") == 2
+    assert done is not None
+    assert done.status is Status.COMPLETED
+    assert done.is_terminal
+    assert done.get("outputs") == {"target": "s3://o/t.wav"}
+    assert done.get("next_check_delay") is None
+
+
+def test_transition_with_an_extra_condition(store: JobStore) -> None:
+    object_id = _claim(store).job.object_id
+
+    refused = store.transition(
+        object_id, expected=[Status.UPLOADING], sets={"x": 1}, condition="attempts > :n", values={":n": 1}
+    )
+    allowed = store.transition(
+        object_id, expected=[Status.UPLOADING], sets={"x": 1}, condition="attempts = :n", values={":n": 1}
+    )
+
+    assert refused is None
+    assert allowed is not None
+    assert allowed.get("x") == 1
+
+
+def test_transition_of_a_missing_row_returns_none(store: JobStore) -> None:
+    assert store.transition("s3://b/none?etag=e", expected=[Status.SUBMITTED], to=Status.FAILED) is None
+
+
+def test_rows_for_a_source_are_listed_newest_first(store: JobStore, clock: Clock) -> None:
+    _claim(store, version="v1")
+    clock.now += 60
+    _claim(store, version="v2")
+    _claim(store, key="other.wav")
+
+    rows = store.find_by_source("bkt", "a.wav")
+
+    assert [row.version_id for row in rows] == ["v2", "v1"]

@@ -1,0 +1,48 @@
+"""runtime.py: the API key read from Secrets Manager (cached), clients built lazily and once."""
+
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lassodrop.runtime import ApiSettings, AwsClients, ClientFactory, ConfigError, read_api_key
+
+
+@pytest.fixture
+def secret_arn() -> Iterator[str]:
+    with mock_aws():
+        yield boto3.client("secretsmanager").create_secret(Name="key", SecretString=" al_first \n")["ARN"]
+
+
+def test_the_api_key_is_read_once_and_cached(secret_arn: str) -> None:
+    first = read_api_key(secret_arn)
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString="al_second")
+
+    assert first == read_api_key(secret_arn) == "al_first"
+
+
+def test_an_empty_secret_is_a_configuration_error(secret_arn: str) -> None:
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString="   ")
+
+    with pytest.raises(ConfigError, match=secret_arn):
+        read_api_key(secret_arn)
+
+
+def test_the_client_is_reused_until_the_key_rotates() -> None:
+    keys = iter(["al_one", "al_one", "al_two"])
+    factory = ClientFactory(
+        ApiSettings("http://127.0.0.1:9", "arn:secret", allow_local=True), lambda _: next(keys)
+    )
+
+    first, same, rotated = factory(), factory(), factory()
+
+    assert first is same
+    assert rotated is not first
+
+
+def test_injected_clients_replace_the_lazy_ones() -> None:
+    fake_s3 = object()
+    clients = AwsClients(s3=fake_s3)
+
+    assert clients.s3 is fake_s3
