@@ -1,0 +1,220 @@
+"""Copy one output stem from its signed URL into S3: streamed, hashed and size-capped on the way through."""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
+
+from boto3.s3.transfer import TransferConfig
+
+from lassodrop.audiolasso.models import Output
+
+if TYPE_CHECKING:
+    from lassodrop.audiolasso import AudioLassoClient
+
+MIB = 1024 * 1024
+
+
+def transfer_config(chunk_bytes: int = 8 * MIB, concurrency: int = 4) -> TransferConfig:
+    """Managed multipart settings for a stream of unknown length.
+
+    A non-seekable source is read in the caller's thread one part at a time; each part is held in memory
+    until its UploadPart finishes. So memory is about (in-memory chunks + 1) x part size, whatever the
+    output size: 8 MiB parts (S3's minimum is 5 MiB, and 10,000 parts still allow ~78 GiB) with four
+    uploads in flight keep the S3 side busy while the next part is read from the provider, for a peak
+    near 40 MiB. The in-memory cap is not a boto3 argument, so it is set on the object.
+    """
+    config = TransferConfig(
+        multipart_threshold=chunk_bytes,
+        multipart_chunksize=chunk_bytes,
+        max_concurrency=concurrency,
+        use_threads=True,
+    )
+    config.max_in_memory_upload_chunks = concurrency
+    return config
+
+
+class OutputTooLargeError(Exception):
+    """The output is bigger than MAX_OUTPUT_BYTES; the copy was abandoned."""
+
+    def __init__(self, limit: int, seen: int) -> None:
+        super().__init__(f"output exceeds the {limit}-byte limit (at least {seen} bytes)")
+        self.limit = limit
+        self.seen = seen
+
+
+class Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class HashingReader:
+    """Read-only, non-seekable view of a stream that hashes and counts what passes and enforces a cap.
+
+    Each read returns exactly what was asked for unless the stream ends: S3 refuses non-final multipart
+    parts under 5 MiB, and an HTTP stream may hand back less than asked.
+    """
+
+    def __init__(self, raw: Readable, limit: int, block: int = MIB) -> None:
+        self._raw = raw
+        self._limit = limit
+        self._block = block
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        wanted = None if n is None or n < 0 else n
+        pieces: list[bytes] = []
+        got = 0
+        while wanted is None or got < wanted:
+            ask = self._block if wanted is None else min(self._block, wanted - got)
+            piece = self._raw.read(ask)
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+            self._count(piece)
+        return b"".join(pieces)
+
+    def _count(self, piece: bytes) -> None:
+        self.size += len(piece)
+        if self.size > self._limit:
+            raise OutputTooLargeError(self._limit, self.size)
+        self._sha256.update(piece)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredOutput:
+    """One output as it landed in S3."""
+
+    name: str
+    bucket: str
+    key: str
+    size: int
+    sha256: str
+    content_type: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "uri": self.uri,
+            "size": self.size,
+            "sha256": self.sha256,
+            "content_type": self.content_type,
+        }
+
+
+_EXTENSION = re.compile(r"^[a-z0-9]{1,10}$")
+# The platform's mimetypes table lacks several audio types (audio/wav among them on many systems).
+_AUDIO_EXTENSIONS = {
+    "audio/wav": "wav",
+    "audio/wave": "wav",
+    "audio/x-wav": "wav",
+    "audio/mpeg": "mp3",
+    "audio/flac": "flac",
+    "audio/x-flac": "flac",
+    "audio/ogg": "ogg",
+    "audio/mp4": "m4a",
+    "audio/aac": "aac",
+    "audio/webm": "webm",
+}
+
+
+def extension(output: Output) -> str:
+    """The stem's file extension: from the provider's file name, else its content type, else `bin`."""
+    name = output.file_name or ""
+    if "." in name:
+        ext = name.rsplit(".", 1)[1].lower()
+        if _EXTENSION.match(ext):
+            return ext
+    media_type = (output.content_type or "").split(";")[0].strip().lower()
+    if media_type in _AUDIO_EXTENSIONS:
+        return _AUDIO_EXTENSIONS[media_type]
+    guessed = mimetypes.guess_extension(media_type)
+    if guessed:
+        return guessed.lstrip(".")
+    return "bin"
+
+
+def output_prefix_for(prefix: str, input_key: str) -> str:
+    """Where one input's outputs go: the input key verbatim (spaces, +, %, non-ASCII kept as they are)."""
+    return f"{prefix}{input_key}/"
+
+
+def content_type_of(output: Output, ext: str) -> str:
+    if output.content_type:
+        return output.content_type
+    return mimetypes.types_map.get(f".{ext}", "application/octet-stream")
+
+
+def upload_stream(
+    s3: Any,
+    stream: Readable,
+    *,
+    bucket: str,
+    key: str,
+    content_type: str,
+    max_bytes: int,
+    config: TransferConfig,
+) -> tuple[int, str]:
+    """Stream `stream` into s3://bucket/key; returns (size, sha256 hex). Raises OutputTooLargeError.
+
+    On any failure s3transfer aborts the multipart upload, so no partial object or parts are left.
+    """
+    reader = HashingReader(stream, max_bytes)
+    fileobj: BinaryIO = reader  # type: ignore[assignment]
+    s3.upload_fileobj(fileobj, bucket, key, ExtraArgs={"ContentType": content_type}, Config=config)
+    return reader.size, reader.sha256
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """Where and how big: the output bucket, the per-input prefix and the size cap."""
+
+    bucket: str
+    prefix: str
+    max_bytes: int
+    config: TransferConfig
+
+
+def copy_output(
+    api: AudioLassoClient, s3: Any, name: str, output: Output, where: OutputTarget
+) -> StoredOutput:
+    """Copy the `name` stem (target or residual) from its signed URL to `<prefix><name>.<ext>`.
+
+    The API client validates the URL and never sends it the API key; a 410 surfaces as ExpiredError.
+    """
+    ext = extension(output)
+    key = f"{where.prefix}{name}.{ext}"
+    content_type = content_type_of(output, ext)
+    with api.open_output(output) as stream:
+        announced = getattr(stream, "content_length", None)
+        if announced is not None and announced > where.max_bytes:
+            raise OutputTooLargeError(where.max_bytes, announced)
+        size, digest = upload_stream(
+            s3,
+            stream,
+            bucket=where.bucket,
+            key=key,
+            content_type=content_type,
+            max_bytes=where.max_bytes,
+            config=where.config,
+        )
+    return StoredOutput(name, where.bucket, key, size, digest, content_type)

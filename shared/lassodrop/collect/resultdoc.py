@@ -1,0 +1,82 @@
+"""result.json: what a user reads next to the stems to learn where they came from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from lassodrop.collect.outputs import StoredOutput
+
+RESULT_DOC_NAME = "result.json"
+
+
+@dataclass(frozen=True)
+class Source:
+    object_id: str
+    bucket: str
+    key: str
+    version_id: str | None
+    etag: str | None
+    prompt: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Timings:
+    """`completed_at` is when collect saw the job COMPLETED (the API gives no completion time)."""
+
+    received_at: datetime | None
+    submitted_at: datetime | None
+    completed_at: datetime
+    collected_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "received_at": _iso(self.received_at),
+            "submitted_at": _iso(self.submitted_at),
+            "completed_at": _iso(self.completed_at),
+            "collected_at": _iso(self.collected_at),
+            "durations_seconds": {
+                "upload": _between(self.received_at, self.submitted_at),
+                "processing": _between(self.submitted_at, self.completed_at),
+                "collect": _between(self.completed_at, self.collected_at),
+                "end_to_end": _between(self.received_at, self.collected_at),
+            },
+        }
+
+
+def build(
+    source: Source, sample_rate: int | None, outputs: list[StoredOutput], timings: Timings
+) -> dict[str, Any]:
+    return {
+        "source": {
+            "uri": f"s3://{source.bucket}/{source.key}",
+            "bucket": source.bucket,
+            "key": source.key,
+            "version_id": source.version_id,
+            "etag": source.etag,
+            "object_id": source.object_id,
+        },
+        "prompt": source.prompt,
+        "request_id": source.request_id,
+        "sample_rate": sample_rate,
+        "outputs": {output.name: output.as_dict() for output in outputs},
+        "timings": timings.as_dict(),
+    }
+
+
+def write(s3: Any, bucket: str, key: str, doc: dict[str, Any]) -> None:
+    body = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _between(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)

@@ -1,0 +1,295 @@
+"""One check message: read the job once, then re-check later, collect the outputs, or record its end."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from boto3.s3.transfer import TransferConfig
+
+from lassodrop.audiolasso.errors import ExpiredError, JobFailedError, NotFoundError, NotReadyError
+from lassodrop.audiolasso.models import JobResult, JobStatus
+from lassodrop.collect import backoff, events, resultdoc
+from lassodrop.collect.config import CollectConfig
+from lassodrop.collect.outputs import (
+    OutputTarget,
+    OutputTooLargeError,
+    StoredOutput,
+    copy_output,
+    output_prefix_for,
+    transfer_config,
+)
+from lassodrop.collect.rows import CollectRows, epoch, iso
+from lassodrop.jobs import Job, Status
+from lassodrop.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from lassodrop.audiolasso import AudioLassoClient
+
+
+class LeaseHeldError(Exception):
+    """Another worker is collecting this job right now; the message is retried later."""
+
+
+@dataclass(frozen=True)
+class CheckMessage:
+    object_id: str
+    request_id: str | None
+    reason: str
+
+    @classmethod
+    def from_body(cls, body: str) -> CheckMessage:
+        data = json.loads(body)
+        if not isinstance(data, dict) or not isinstance(data.get("object_id"), str):
+            raise ValueError("check message needs a string object_id")
+        request_id = data.get("request_id")
+        return cls(
+            data["object_id"], request_id if isinstance(request_id, str) else None, str(data.get("reason"))
+        )
+
+    def to_body(self) -> str:
+        return json.dumps({"object_id": self.object_id, "request_id": self.request_id, "reason": self.reason})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Collector:
+    """Everything collect needs, handed in: tests pass moto clients and an emulator-backed API client."""
+
+    config: CollectConfig
+    rows: CollectRows
+    api_client: Callable[[], AudioLassoClient]
+    s3: Any
+    sqs: Any
+    publisher: events.EventPublisher
+    clock: Callable[[], datetime] = utcnow
+    transfer: TransferConfig = field(default_factory=transfer_config)
+
+    @property
+    def api(self) -> AudioLassoClient:
+        """The client for the current API key (the factory rebuilds it after a key rotation)."""
+        return self.api_client()
+
+    def handle(self, message: CheckMessage) -> str:
+        """Process one check; returns a short outcome for logs and tests. Raises for retryable failures."""
+        job = self.rows.get(message.object_id)
+        if job is None:
+            logger.warning("check for unknown job", object_id=message.object_id)
+            return "unknown-job"
+        logger.append_keys(object_key=job.key, request_id=job.request_id)
+        if job.is_terminal:
+            return self._publish_pending(job)
+        if job.status not in (Status.SUBMITTED, Status.COLLECTING) or not job.request_id:
+            # Ingest has not submitted yet; it enqueues its own first check once it has.
+            logger.info("check before submit", status=job.status)
+            return "not-submitted"
+        if job.status == Status.COLLECTING and (job.lease_until or 0) >= epoch(self.clock()):
+            raise LeaseHeldError(job.object_id)
+        status = self.api.status(job.request_id, status_url=job.status_url)
+        return self._act_on(job, status, message.reason)
+
+    def _act_on(self, job: Job, status: JobStatus, reason: str) -> str:
+        logger.info("job status read", service_status=status.status, reason=reason)
+        if status.status == "COMPLETED":
+            return self._collect(job, status, reason)
+        if status.status == "FAILED":
+            code = status.error.code if status.error else "UNKNOWN"
+            text = status.error.message if status.error else "the service reported FAILED without an error"
+            return self._fail(job, code, text)
+        return self._not_ready(job, reason)
+
+    def _not_ready(self, job: Job, reason: str) -> str:
+        now = self.clock()
+        submitted = _parse_time(job.get("submitted_at")) or now
+        left = backoff.seconds_left(submitted, now, self.config.give_up_after_seconds)
+        if left <= 0:
+            message = f"no terminal status within {self.config.give_up_after_seconds} s of submission"
+            return self._end(
+                job, Status.TIMED_OUT, {"reason": "timed out", "error": _error("TIMED_OUT", message)}
+            )
+        if reason == "webhook":
+            # The poll chain is still alive; re-enqueueing here would fork a second chain per webhook.
+            return "not-ready"
+        checks = int(job.get("checks", 0))
+        delay = backoff.delay_within_deadline(
+            backoff.next_check_delay(
+                checks, first=self.config.first_poll_delay_seconds, cap=self.config.max_check_delay_seconds
+            ),
+            left,
+        )
+        # Enqueue before recording: a failed send fails the message (retried) and never ends the chain.
+        poll = CheckMessage(job.object_id, job.request_id, "poll")
+        self.sqs.send_message(
+            QueueUrl=self.config.check_queue_url, MessageBody=poll.to_body(), DelaySeconds=delay
+        )
+        self.rows.record_check(job.object_id, checks + 1, delay)
+        logger.info("check re-enqueued", delay_seconds=delay, checks=checks + 1)
+        return "re-enqueued"
+
+    def _collect(self, job: Job, status: JobStatus, reason: str) -> str:
+        completed_at = self.clock()
+        try:
+            result = self.api.result(job.request_id, result_url=job.result_url or status.result_url)
+        except NotReadyError:
+            return self._not_ready(job, reason)
+        except JobFailedError as error:
+            return self._fail(job, error.code or "UNKNOWN", error.message)
+        except (ExpiredError, NotFoundError) as error:
+            return self._end(job, Status.EXPIRED, _expired("result", error))
+        owner = uuid.uuid4().hex
+        if not self.rows.claim(job.object_id, owner, completed_at, self.config.collect_lease_seconds):
+            raise LeaseHeldError(job.object_id)
+        try:
+            return self._copy_and_complete(job, result, owner, completed_at)
+        except BaseException:
+            # Network or S3 trouble: hand the job back so the redelivered check can claim it at once.
+            self.rows.release(job.object_id, owner)
+            raise
+
+    def _copy_and_complete(self, job: Job, result: JobResult, owner: str, completed_at: datetime) -> str:
+        prefix = output_prefix_for(self.config.output_prefix, job.key)
+        where = OutputTarget(self.config.output_bucket, prefix, self.config.max_output_bytes, self.transfer)
+        try:
+            stored = [
+                copy_output(self.api, self.s3, "target", result.target, where),
+                copy_output(self.api, self.s3, "residual", result.residual, where),
+            ]
+        except ExpiredError as error:
+            return self._end(job, Status.EXPIRED, _expired("output", error), owner=owner)
+        except OutputTooLargeError as error:
+            too_large = {"reason": str(error), "error": _error("OUTPUT_TOO_LARGE", str(error))}
+            return self._end(job, Status.FAILED, too_large, owner=owner)
+        collected_at = self.clock()
+        doc_key = f"{prefix}{resultdoc.RESULT_DOC_NAME}"
+        timings = resultdoc.Timings(
+            _parse_time(job.get("created_at")),
+            _parse_time(job.get("submitted_at")),
+            completed_at,
+            collected_at,
+        )
+        doc = resultdoc.build(_source(job), result.sample_rate, stored, timings)
+        resultdoc.write(self.s3, self.config.output_bucket, doc_key, doc)
+        fields: dict[str, Any] = {
+            "outputs": _outputs_field(stored, self.config.output_bucket, doc_key),
+            "completed_at": iso(completed_at),
+            "collected_at": iso(collected_at),
+            "sample_rate": result.sample_rate,
+        }
+        outcome = self._end(job, Status.COMPLETED, fields, owner=owner)
+        if outcome == Status.COMPLETED:
+            _count_completion(stored, timings)
+        return outcome
+
+    def _fail(self, job: Job, code: str, text: str) -> str:
+        return self._end(
+            job, Status.FAILED, {"reason": "the service failed the job", "error": _error(code, text)}
+        )
+
+    def _end(self, job: Job, status: Status, fields: Mapping[str, Any], *, owner: str | None = None) -> str:
+        """Record a terminal status (conditionally), count it, then publish its event."""
+        finished = self.rows.finish(job.object_id, status, fields, self.clock(), owner=owner)
+        if finished is None:
+            logger.info("terminal write lost to another worker", status=status)
+            return "lost-race"
+        logger.info("job finished", status=status, reason=fields.get("reason"))
+        metrics.add_metric(name=_METRIC_BY_STATUS[status], unit=MetricUnit.Count, value=1)
+        self._publish(finished)
+        return str(status)
+
+    def _publish_pending(self, job: Job) -> str:
+        """Publish for a terminal row whose event was never confirmed (writer crashed or PutEvents failed)."""
+        if job.get("event_published") is not False:
+            return "already-terminal"
+        claimed = self.rows.claim_publish(job.object_id, self.clock())
+        if claimed is None:
+            return "publish-in-progress"
+        self._publish(claimed)
+        return "published-pending"
+
+    def _publish(self, job: Job) -> None:
+        detail_type = events.detail_type_for(job.status)
+        event_id = self.publisher.publish(detail_type, event_detail(job))
+        self.rows.mark_published(job.object_id, event_id)
+        logger.info("event published", detail_type=detail_type, event_id=event_id)
+
+
+_METRIC_BY_STATUS = {
+    Status.COMPLETED: "JobsCompleted",
+    Status.FAILED: "JobsFailed",
+    Status.TIMED_OUT: "JobsTimedOut",
+    Status.EXPIRED: "JobsExpired",
+}
+
+
+def _count_completion(stored: list[StoredOutput], timings: resultdoc.Timings) -> None:
+    metrics.add_metric(name="OutputBytes", unit=MetricUnit.Bytes, value=sum(output.size for output in stored))
+    if timings.received_at is not None:
+        seconds = (timings.collected_at - timings.received_at).total_seconds()
+        metrics.add_metric(name="EndToEndSeconds", unit=MetricUnit.Seconds, value=seconds)
+
+
+def event_detail(job: Job) -> dict[str, Any]:
+    """The event body: enough for a downstream workflow to act without reading the row.
+
+    `dedup_id` is stable per job and outcome, so a consumer can drop the one duplicate a crash between
+    PutEvents and recording it could leave.
+    """
+    outputs = job.get("outputs") or {}
+    return {
+        "dedup_id": f"{job.request_id}:{job.status}",
+        "object_id": job.object_id,
+        "bucket": job.bucket,
+        "key": job.key,
+        "version_id": job.version_id,
+        "request_id": job.request_id,
+        "status": str(job.status),
+        "prompt": job.get("prompt"),
+        "outputs": outputs,
+        "result_uri": outputs.get("result", {}).get("uri"),
+        "error": job.get("error"),
+        "reason": job.get("reason"),
+    }
+
+
+def _outputs_field(stored: list[StoredOutput], bucket: str, doc_key: str) -> dict[str, Any]:
+    outputs: dict[str, Any] = {output.name: output.as_dict() for output in stored}
+    outputs["result"] = {"bucket": bucket, "key": doc_key, "uri": f"s3://{bucket}/{doc_key}"}
+    return outputs
+
+
+def _source(job: Job) -> resultdoc.Source:
+    return resultdoc.Source(
+        object_id=job.object_id,
+        bucket=job.bucket,
+        key=job.key,
+        version_id=job.version_id,
+        etag=job.etag,
+        prompt=job.get("prompt", ""),
+        request_id=job.request_id or "",
+    )
+
+
+def _error(code: str, message: str) -> dict[str, str]:
+    return {"code": code, "message": message}
+
+
+def _expired(what: str, error: ExpiredError | NotFoundError) -> dict[str, Any]:
+    return {
+        "reason": f"{what} expired before collection",
+        "error": _error(error.code or "EXPIRED", error.message),
+    }
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,94 @@
+"""The webhook receiver: authenticate the per-job token, then ask collect to look at the job now.
+
+A webhook is only a hint. Its body (status, output URLs) is never read: collect confirms everything through
+the status and result endpoints, so a forged or replayed call can at most cause one extra status read.
+Unknown jobs and wrong tokens get the same 403 answer, so the receiver cannot probe which objects exist.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lassodrop.collect.rows import CollectRows
+from lassodrop.collect.service import CheckMessage
+from lassodrop.jobs import Job, Status
+from lassodrop.observability import logger
+from lassodrop.runtime import require
+
+# Statuses at which ingest has stored a request id, so a check has something to read.
+CHECKABLE = frozenset({Status.SUBMITTED, Status.COLLECTING})
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    jobs_table: str
+    check_queue_url: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> WebhookConfig:
+        return cls(jobs_table=require(env, "JOBS_TABLE"), check_queue_url=require(env, "CHECK_QUEUE_URL"))
+
+
+@dataclass(frozen=True)
+class Reply:
+    status_code: int
+    body: dict[str, Any]
+
+    def to_function_url(self) -> dict[str, Any]:
+        return {
+            "statusCode": self.status_code,
+            "headers": {"content-type": "application/json"},
+            "body": json.dumps(self.body),
+        }
+
+
+def _refused(status_code: int, code: str, message: str) -> Reply:
+    return Reply(status_code, {"error": {"code": code, "message": message}})
+
+
+UNAUTHENTICATED = _refused(401, "UNAUTHENTICATED", "token and object_id query parameters are required")
+FORBIDDEN = _refused(403, "FORBIDDEN", "unknown job or wrong token")
+METHOD_NOT_ALLOWED = _refused(405, "METHOD_NOT_ALLOWED", "webhooks are POSTed")
+
+
+@dataclass
+class WebhookReceiver:
+    rows: CollectRows
+    sqs: Any
+    check_queue_url: str
+
+    def handle(self, event: Mapping[str, Any]) -> Reply:
+        """Answer one Function URL call (payload format 2.0)."""
+        method = event.get("requestContext", {}).get("http", {}).get("method", "")
+        if method.upper() != "POST":
+            return METHOD_NOT_ALLOWED
+        params = event.get("queryStringParameters") or {}
+        token, object_id = params.get("token"), params.get("object_id")
+        if not token or not object_id:
+            return UNAUTHENTICATED
+        row = self.rows.get(object_id)
+        if row is None or not _token_matches(row.webhook_token, token):
+            logger.warning("webhook refused", object_id=object_id, known_job=row is not None)
+            return FORBIDDEN
+        logger.append_keys(object_key=row.key, request_id=row.request_id)
+        return self._nudge(row)
+
+    def _nudge(self, job: Job) -> Reply:
+        if job.status not in CHECKABLE or not job.request_id:
+            # Finished jobs need nothing; an unsubmitted one gets its first check from ingest.
+            logger.info("webhook ignored", status=job.status)
+            return Reply(200, {"status": "ignored", "job_status": str(job.status)})
+        check = CheckMessage(job.object_id, job.request_id, "webhook")
+        self.sqs.send_message(QueueUrl=self.check_queue_url, MessageBody=check.to_body(), DelaySeconds=0)
+        logger.info("webhook accepted, check enqueued")
+        return Reply(202, {"status": "accepted"})
+
+
+def _token_matches(expected: object, given: str) -> bool:
+    if not isinstance(expected, str) or not expected:
+        return False
+    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))

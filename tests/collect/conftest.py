@@ -1,0 +1,187 @@
+"""A moto-backed stack, the emulator on loopback, and jobs left in the state ingest leaves them."""
+
+import dataclasses
+import io
+import json
+import secrets
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import boto3
+import pytest
+
+from lassodrop.audiolasso import AudioLassoClient
+from lassodrop.collect.config import CollectConfig
+from lassodrop.collect.events import EventPublisher
+from lassodrop.collect.outputs import MIB, transfer_config
+from lassodrop.collect.rows import CollectRows
+from lassodrop.collect.service import Collector, utcnow
+from lassodrop.jobs import JobStore
+from lassodrop_local.emulator.server import EmulatorServer
+from tests.collect.helpers import SendRecorder, drain
+from tests.fixtures.aws import AwsStack
+
+OUTPUT_PREFIX = "stems/"
+WEBHOOK_BASE_URL = "https://webhook.lambda-url.us-east-1.on.aws/"
+
+
+def wav_bytes(seconds: float = 0.5, rate: int = 8000) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as writer:
+        writer.setnchannels(1)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(bytes(range(256)) * int(seconds * rate * 2 / 256))
+    return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _no_client_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lassodrop.audiolasso.retry._sleep", lambda seconds: None)
+
+
+@dataclass
+class Stack:
+    """template.yaml's stack in moto, plus an EventBridge rule on the bus that copies our events to SQS."""
+
+    s3: Any
+    sqs: Any
+    table: Any
+    input_bucket: str
+    output_bucket: str
+    check_queue_url: str
+    events_queue_url: str
+    collect_env: dict[str, str]
+    sent: SendRecorder
+    published: list[dict[str, Any]] = field(default_factory=list)
+
+    def events(self) -> list[dict[str, Any]]:
+        """Events delivered so far (each read once; accumulated across calls)."""
+        self.published.extend(json.loads(m["Body"]) for m in drain(self.sqs, self.events_queue_url))
+        return self.published
+
+
+@pytest.fixture
+def aws_stack_parameters() -> dict[str, str]:
+    return {"OutputPrefix": OUTPUT_PREFIX, "EnableWebhooks": "true"}
+
+
+@pytest.fixture
+def stack(aws_stack: AwsStack) -> Stack:
+    info = aws_stack.info
+    env = dict(info.functions["CollectFunction"].environment)
+    sqs = aws_stack.sqs
+    events_queue_url = sqs.create_queue(QueueName="events-capture")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=events_queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    bus = env["EVENT_BUS_NAME"]
+    aws_stack.events.put_rule(
+        Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": ["lassodrop"]})
+    )
+    aws_stack.events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    return Stack(
+        s3=aws_stack.s3,
+        sqs=sqs,
+        table=boto3.resource("dynamodb").Table(info.jobs_table),
+        input_bucket=info.input_bucket,
+        output_bucket=info.output_bucket,
+        check_queue_url=info.queues["CheckQueue"].url,
+        events_queue_url=events_queue_url,
+        collect_env=env,
+        sent=SendRecorder(sqs),
+    )
+
+
+def collect_config(stack: Stack, base_url: str, **overrides: Any) -> CollectConfig:
+    """The collect function's configuration exactly as the template sets it, pointed at the emulator."""
+    env = {**stack.collect_env, "AUDIOLASSO_BASE_URL": base_url, "AUDIOLASSO_ALLOW_LOCAL": "true"}
+    return dataclasses.replace(CollectConfig.from_env(env), **{"give_up_after_seconds": 3600, **overrides})
+
+
+@dataclass
+class Pipeline:
+    stack: Stack
+    emulator: EmulatorServer
+    client: AudioLassoClient
+    store: JobStore
+
+    def drop(
+        self,
+        key: str,
+        data: bytes | None = None,
+        prompt: str = "isolate the lead vocal",
+        *,
+        webhook: bool = True,
+    ) -> str:
+        """Put an object in the input bucket, relay it to the emulator and submit, as ingest does.
+
+        Returns the job's object id; the row is SUBMITTED with request_id, status_url, result_url, token.
+        """
+        body = wav_bytes() if data is None else data
+        put = self.stack.s3.put_object(
+            Bucket=self.stack.input_bucket, Key=key, Body=body, ContentType="audio/wav"
+        )
+        return self.submit_object(key, put["VersionId"], len(body), prompt, webhook=webhook)
+
+    def submit_object(
+        self, key: str, version_id: str, size: int, prompt: str, *, webhook: bool = True
+    ) -> str:
+        claim = self.store.claim_upload(
+            self.stack.input_bucket, key, version_id=version_id, etag=None, lease_seconds=900, ttl_days=30
+        )
+        object_id = claim.job.object_id
+        token = secrets.token_urlsafe(32)
+        details = {"size": size, "content_type": "audio/wav", "prompt": prompt, "webhook_token": token}
+        self.store.record_details(object_id, attempt=claim.job.attempts, details=details)
+
+        def open_source() -> Any:
+            return self.stack.s3.get_object(Bucket=self.stack.input_bucket, Key=key, VersionId=version_id)[
+                "Body"
+            ]
+
+        upload = self.client.upload(key.rsplit("/", 1)[-1], "audio/wav", size, open_source)
+        webhook_url = f"{WEBHOOK_BASE_URL}?{urlencode({'token': token, 'object_id': object_id})}"
+        submission = self.client.submit(
+            prompt, file_id=upload.file_id, webhook_url=webhook_url if webhook else None
+        )
+        self.store.mark_submitted(
+            object_id,
+            file_id=upload.file_id,
+            request_id=submission.request_id,
+            status_url=submission.status_url,
+            result_url=submission.result_url,
+        )
+        return object_id
+
+    def collector(
+        self, clock: Callable[[], datetime] = utcnow, s3: Any = None, **overrides: Any
+    ) -> Collector:
+        config = collect_config(self.stack, self.emulator.base_url, **overrides)
+        return Collector(
+            config=config,
+            rows=CollectRows(self.store),
+            api_client=lambda: self.client,
+            s3=s3 or self.stack.s3,
+            sqs=self.stack.sqs,
+            publisher=EventPublisher(boto3.client("events"), config.event_bus_name),
+            clock=clock,
+            transfer=transfer_config(chunk_bytes=5 * MIB, concurrency=2),
+        )
+
+    def row(self, object_id: str) -> dict[str, Any]:
+        job = self.store.get(object_id)
+        assert job is not None
+        return dict(job.item)
+
+
+@pytest.fixture
+def pipeline(stack: Stack, emulator: EmulatorServer, api_key: str) -> Iterator[Pipeline]:
+    # Jobs finish the moment they are submitted unless a test slows them down.
+    emulator.state.set_timings(queue_seconds=0, run_seconds=0)
+    with AudioLassoClient(api_key, emulator.base_url, allow_local=True) as client:
+        yield Pipeline(stack, emulator, client, JobStore(stack.table))

@@ -1,0 +1,129 @@
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from lassodrop.collect.events import PublishError
+from lassodrop.collect.service import CheckMessage, LeaseHeldError
+from tests.collect.conftest import Pipeline
+from tests.collect.helpers import CallCounter
+
+WRITES = ("PutObject", "CreateMultipartUpload")
+
+
+def check(object_id: str, reason: str) -> CheckMessage:
+    return CheckMessage(object_id, None, reason)
+
+
+def test_duplicate_check_after_completion_changes_nothing(pipeline: Pipeline) -> None:
+    object_id = pipeline.drop("dup.wav")
+    collector = pipeline.collector()
+    assert collector.handle(check(object_id, "first-check")) == "COMPLETED"
+    writes = CallCounter(pipeline.stack.s3, *WRITES)
+    before = pipeline.row(object_id)
+
+    outcome = collector.handle(check(object_id, "first-check"))
+
+    assert outcome == "already-terminal"
+    assert writes.counts == dict.fromkeys(WRITES, 0)
+    assert pipeline.row(object_id) == before
+    assert len(pipeline.stack.events()) == 1
+
+
+def test_webhook_arriving_mid_collection_is_retried_and_writes_nothing(pipeline: Pipeline) -> None:
+    # Given a poll that is copying outputs when the webhook's check arrives
+    object_id = pipeline.drop("race.wav")
+    poll, webhook = pipeline.collector(), pipeline.collector()
+    writes = CallCounter(pipeline.stack.s3, *WRITES)
+    seen: list[Any] = []
+
+    def webhook_during_first_write(**_: Any) -> None:
+        if not seen:
+            with pytest.raises(LeaseHeldError) as raised:
+                webhook.handle(check(object_id, "webhook"))
+            seen.append(raised.value)
+
+    pipeline.stack.s3.meta.events.register("before-call.s3.PutObject", webhook_during_first_write)
+
+    # When both are processed, and the webhook's check is redelivered after the poll finished
+    assert poll.handle(check(object_id, "poll")) == "COMPLETED"
+    redelivered = webhook.handle(check(object_id, "webhook"))
+
+    # Then the webhook check failed retryably while the lease was held, and everything was written once
+    assert len(seen) == 1
+    assert redelivered == "already-terminal"
+    assert writes.counts == {"PutObject": 3, "CreateMultipartUpload": 0}
+    assert [e["detail-type"] for e in pipeline.stack.events()] == ["Separation Completed"]
+
+
+def test_two_checks_that_both_saw_completed_collect_once(pipeline: Pipeline) -> None:
+    # Given two checks that both read COMPLETED before either claimed the job
+    object_id = pipeline.drop("both.wav")
+    first, second = pipeline.collector(), pipeline.collector()
+    writes = CallCounter(pipeline.stack.s3, *WRITES)
+    real_result = pipeline.client.result
+    outcomes: list[str] = []
+    interleaved: list[bool] = []
+
+    def result_after_the_other_check_finished(*args: Any, **kwargs: Any) -> Any:
+        if not interleaved:
+            interleaved.append(True)
+            outcomes.append(second.handle(check(object_id, "webhook")))
+        return real_result(*args, **kwargs)
+
+    pipeline.client.result = result_after_the_other_check_finished  # type: ignore[method-assign]
+
+    # When the slower one tries to claim, it finds the job finished, and its redelivery is a no-op
+    with pytest.raises(LeaseHeldError):
+        first.handle(check(object_id, "poll"))
+    redelivered = first.handle(check(object_id, "poll"))
+
+    assert outcomes == ["COMPLETED"]
+    assert redelivered == "already-terminal"
+    assert writes.counts == {"PutObject": 3, "CreateMultipartUpload": 0}
+    assert len(pipeline.stack.events()) == 1
+
+
+def test_crash_between_terminal_write_and_publish_publishes_exactly_once_on_redelivery(
+    pipeline: Pipeline,
+) -> None:
+    # Given PutEvents fails right after the row was marked COMPLETED
+    object_id = pipeline.drop("crash.wav")
+    collector = pipeline.collector()
+    real_publish = collector.publisher.publish
+
+    def broken(*args: Any, **kwargs: Any) -> str:
+        raise PublishError("InternalFailure: simulated")
+
+    collector.publisher.publish = broken  # type: ignore[method-assign]
+    with pytest.raises(PublishError):
+        collector.handle(check(object_id, "first-check"))
+    assert pipeline.row(object_id)["status"] == "COMPLETED"
+    assert pipeline.row(object_id)["event_published"] is False
+    collector.publisher.publish = real_publish  # type: ignore[method-assign]
+    writes = CallCounter(pipeline.stack.s3, *WRITES)
+
+    # When the message is redelivered inside the writer's publish lease, then after it
+    inside = collector.handle(check(object_id, "first-check"))
+    later = pipeline.collector(clock=lambda: collector.clock() + timedelta(seconds=61))
+    after = later.handle(check(object_id, "first-check"))
+    again = later.handle(check(object_id, "poll"))
+
+    # Then exactly one event went out, no output was rewritten, and the row records the publication
+    assert (inside, after, again) == ("publish-in-progress", "published-pending", "already-terminal")
+    assert [e["detail"]["status"] for e in pipeline.stack.events()] == ["COMPLETED"]
+    assert writes.counts == dict.fromkeys(WRITES, 0)
+    row = pipeline.row(object_id)
+    assert row["event_published"] is True
+    assert row["event_id"]
+
+
+def test_webhook_check_on_an_unfinished_job_does_not_fork_the_poll_chain(pipeline: Pipeline) -> None:
+    pipeline.emulator.state.set_timings(queue_seconds=3600)
+    object_id = pipeline.drop("early-hint.wav")
+
+    outcome = pipeline.collector().handle(check(object_id, "webhook"))
+
+    assert outcome == "not-ready"
+    assert pipeline.stack.sent.calls == []
+    assert pipeline.row(object_id)["status"] == "SUBMITTED"

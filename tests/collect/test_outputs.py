@@ -1,0 +1,70 @@
+import hashlib
+import io
+
+import pytest
+
+from lassodrop.audiolasso.models import Output
+from lassodrop.collect.outputs import HashingReader, OutputTooLargeError, extension, output_prefix_for
+
+
+class Trickle(io.RawIOBase):
+    """A stream that hands back at most `step` bytes per read, like a socket."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data = io.BytesIO(data)
+        self._step = step
+
+    def read(self, n: int = -1) -> bytes:
+        return self._data.read(self._step if n < 0 else min(n, self._step))
+
+
+def make_output(file_name: str = "target.wav", content_type: str = "audio/wav") -> Output:
+    return Output(url="https://cdn.audiolasso.dev/o", content_type=content_type, file_name=file_name)
+
+
+def test_reader_fills_each_read_from_a_trickling_stream_and_hashes_everything() -> None:
+    data = bytes(range(256)) * 100
+    reader = HashingReader(Trickle(data, step=7), limit=len(data))
+
+    first = reader.read(1000)
+    rest = reader.read()
+
+    assert len(first) == 1000
+    assert first + rest == data
+    assert (reader.size, reader.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+    assert reader.read(10) == b""
+
+
+def test_reader_refuses_to_pass_more_than_the_limit() -> None:
+    reader = HashingReader(io.BytesIO(b"x" * 11), limit=10)
+
+    with pytest.raises(OutputTooLargeError):
+        reader.read()
+
+
+def test_reader_is_readable_but_not_seekable_so_s3transfer_streams_it() -> None:
+    reader = HashingReader(io.BytesIO(b""), limit=1)
+
+    assert reader.readable()
+    assert not reader.seekable()
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (make_output(file_name="target.wav"), "wav"),
+        (make_output(file_name="residual.FLAC", content_type="audio/flac"), "flac"),
+        (make_output(file_name="", content_type="audio/mpeg"), "mp3"),
+        (make_output(file_name="no-extension", content_type="application/x-unknown"), "bin"),
+        (make_output(file_name="evil.wav/../x", content_type="audio/wav"), "wav"),
+    ],
+)
+def test_extension_comes_from_file_name_then_content_type(output: Output, expected: str) -> None:
+    assert extension(output) == expected
+
+
+@pytest.mark.parametrize(
+    "key", ["a b+c.wav", "100%/mix.wav", "chansons/été - déjà vu.mp3", "deep/nested/path/x.flac"]
+)
+def test_output_prefix_keeps_the_input_key_verbatim(key: str) -> None:
+    assert output_prefix_for("separated/", key) == f"separated/{key}/"

@@ -1,0 +1,166 @@
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lassodrop.collect.rows import CollectRows
+from lassodrop.jobs import JobStore
+from lassodrop.webhook import WebhookReceiver
+from tests.collect.helpers import (
+    LambdaContextStub,
+    SendRecorder,
+    create_jobs_table,
+    function_url_event,
+    load_handler,
+)
+
+OBJECT_ID = "s3://drop/a b+c.wav?version=v1"
+TOKEN = "tok_3e1f0c9a5b7d4e2f8a6c1b0d9e7f5a3c"
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        table = create_jobs_table(boto3.resource("dynamodb"))
+        sqs = boto3.client("sqs")
+        queue_url = sqs.create_queue(QueueName="check")["QueueUrl"]
+        yield {"table": table, "sqs": sqs, "queue_url": queue_url, "sent": SendRecorder(sqs)}
+
+
+def put_job(table: Any, status: str = "SUBMITTED", **extra: Any) -> None:
+    table.put_item(
+        Item={
+            "object_id": OBJECT_ID,
+            "bucket": "drop",
+            "key": "a b+c.wav",
+            "status": status,
+            "request_id": "req_01ABC",
+            "webhook_token": TOKEN,
+            **extra,
+        }
+    )
+
+
+def receiver(aws: dict[str, Any]) -> WebhookReceiver:
+    return WebhookReceiver(CollectRows(JobStore(aws["table"])), aws["sqs"], aws["queue_url"])
+
+
+def completed_body() -> dict[str, Any]:
+    # What the provider posts; the receiver must not act on any of it.
+    return {
+        "type": "audio.separate.completed",
+        "request_id": "req_01ABC",
+        "status": "COMPLETED",
+        "data": {"target": {"url": "https://evil.example/t.wav"}},
+    }
+
+
+def test_valid_token_enqueues_one_immediate_webhook_check(aws: dict[str, Any]) -> None:
+    put_job(aws["table"])
+
+    reply = receiver(aws).handle(
+        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, completed_body())
+    )
+
+    assert reply.status_code == 202
+    assert aws["sent"].delays == [0]
+    assert aws["sent"].bodies == [{"object_id": OBJECT_ID, "request_id": "req_01ABC", "reason": "webhook"}]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"token": "tok_wrong", "object_id": OBJECT_ID},
+        {"token": TOKEN[:-1], "object_id": OBJECT_ID},
+        {"token": TOKEN, "object_id": "s3://drop/other.wav?version=v1"},
+    ],
+)
+def test_wrong_token_or_unknown_job_is_forbidden_and_changes_nothing(
+    aws: dict[str, Any], query: dict[str, str]
+) -> None:
+    put_job(aws["table"])
+    before = aws["table"].get_item(Key={"object_id": OBJECT_ID})["Item"]
+
+    reply = receiver(aws).handle(function_url_event(query, completed_body()))
+
+    assert reply.status_code == 403
+    assert reply.body == {"error": {"code": "FORBIDDEN", "message": "unknown job or wrong token"}}
+    assert aws["sent"].calls == []
+    assert aws["table"].get_item(Key={"object_id": OBJECT_ID})["Item"] == before
+
+
+@pytest.mark.parametrize("query", [None, {"object_id": OBJECT_ID}, {"token": TOKEN}])
+def test_missing_token_or_object_is_unauthenticated(
+    aws: dict[str, Any], query: dict[str, str] | None
+) -> None:
+    put_job(aws["table"])
+
+    reply = receiver(aws).handle(function_url_event(query, completed_body()))
+
+    assert reply.status_code == 401
+    assert aws["sent"].calls == []
+
+
+def test_job_without_a_webhook_token_refuses_every_token(aws: dict[str, Any]) -> None:
+    put_job(aws["table"], webhook_token="")
+
+    reply = receiver(aws).handle(function_url_event({"token": "", "object_id": OBJECT_ID}, completed_body()))
+    forged = receiver(aws).handle(
+        function_url_event({"token": "x", "object_id": OBJECT_ID}, completed_body())
+    )
+
+    assert (reply.status_code, forged.status_code) == (401, 403)
+    assert aws["sent"].calls == []
+
+
+@pytest.mark.parametrize("status", ["COMPLETED", "FAILED", "EXPIRED", "TIMED_OUT"])
+def test_finished_job_is_acknowledged_without_a_check(aws: dict[str, Any], status: str) -> None:
+    put_job(aws["table"], status=status)
+
+    reply = receiver(aws).handle(
+        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, completed_body())
+    )
+
+    assert reply.status_code == 200
+    assert aws["sent"].calls == []
+
+
+def test_get_is_not_a_webhook(aws: dict[str, Any]) -> None:
+    put_job(aws["table"])
+
+    reply = receiver(aws).handle(
+        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, {}, method="GET")
+    )
+
+    assert reply.status_code == 405
+    assert aws["sent"].calls == []
+
+
+def test_handler_answers_a_function_url_response(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_job(aws["table"])
+    monkeypatch.setenv("JOBS_TABLE", "jobs")
+    monkeypatch.setenv("CHECK_QUEUE_URL", aws["queue_url"])
+    app = load_handler("webhook")
+
+    response = app.lambda_handler(
+        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, completed_body()), LambdaContextStub()
+    )
+
+    assert response["statusCode"] == 202
+    assert json.loads(response["body"]) == {"status": "accepted"}
+    messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"])["Messages"]
+    assert json.loads(messages[0]["Body"])["reason"] == "webhook"
+
+
+def test_handler_without_configuration_names_the_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JOBS_TABLE", raising=False)
+    monkeypatch.setenv("CHECK_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/check")
+    app = load_handler("webhook")
+
+    with pytest.raises(ValueError, match="JOBS_TABLE"):
+        app.lambda_handler(function_url_event(None, {}), LambdaContextStub())
