@@ -1,0 +1,198 @@
+"""`lassodrop run`: drop files into the embedded stack, follow each one to its end, fetch the outputs."""
+
+import argparse
+import json
+import mimetypes
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+
+from lassodrop.audiolasso import AudioLassoClient
+from lassodrop.jobs import JobStore
+from lassodrop_local.runner.demo import write_tone
+from lassodrop_local.runner.embedded import EmbeddedStack
+from lassodrop_local.runner.progress import (
+    FileProgress,
+    ProviderStatus,
+    latest,
+    provider_status_reader,
+    summary_table,
+)
+
+_POLL_SECONDS = 0.5
+_PROVIDER_POLL_SECONDS = 1.0
+_EXIT_INTERRUPTED = 130
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the whole pipeline on this machine",
+        description="Start the embedded stack (moto, the AudioLasso emulator unless AUDIOLASSO_API_KEY is "
+        "set, the functions from template.yaml), upload FILES, follow them, and download their outputs.",
+    )
+    parser.add_argument("files", nargs="*", type=Path, help="audio or video files (none: a 2 s demo tone)")
+    parser.add_argument("--prompt", help="stored as each object's `prompt` metadata (else the stack default)")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="outputs go to OUT/<file name>/")
+    parser.add_argument("--timeout", type=float, default=600.0, help="stop waiting after this many seconds")
+    parser.add_argument("--verbose", action="store_true", help="print every function log line")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    files = _input_files(args.files)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / "lassodrop-run.log").open("w", encoding="utf-8") as log:
+        sink = ConsoleSink(log, verbose=args.verbose)
+        try:
+            with tempfile.TemporaryDirectory(prefix="lassodrop-demo-") as scratch:
+                paths = files or [write_tone(Path(scratch) / "demo-tone.wav")]
+                return _run_stack(paths, args, sink)
+        except KeyboardInterrupt:
+            print("interrupted: everything is stopped", flush=True)
+            return _EXIT_INTERRUPTED
+
+
+def _input_files(files: Sequence[Path]) -> list[Path]:
+    missing = [str(path) for path in files if not path.is_file()]
+    if missing:
+        raise SystemExit(f"lassodrop run: not a file: {', '.join(missing)}")
+    names = [path.name for path in files]
+    if len(set(names)) != len(names):
+        raise SystemExit("lassodrop run: two files share a name; their outputs would collide")
+    return list(files)
+
+
+def _run_stack(paths: list[Path], args: argparse.Namespace, sink: "ConsoleSink") -> int:
+    print("starting the embedded stack ...", flush=True)
+    with EmbeddedStack(sink) as stack:
+        assert stack.info is not None
+        assert stack.provider is not None
+        sink.names = {config.function_name: config.logical_id for config in stack.info.functions.values()}
+        where = "the AudioLasso emulator" if stack.provider.allow_local else stack.provider.base_url
+        print(f"stack ready: s3://{stack.info.input_bucket} -> {where}", flush=True)
+        progress = [_upload(stack, path, args.prompt) for path in paths]
+        _follow(progress, _job_reader(stack), _provider_reader(stack), timeout=args.timeout)
+        for item in progress:
+            if item.completed:
+                item.outputs = _download(stack, item, args.out / item.name)
+    print()
+    print(summary_table(progress), flush=True)
+    print(f"\noutputs under {args.out}/, function logs in {args.out / 'lassodrop-run.log'}", flush=True)
+    return 0 if all(item.completed for item in progress) else 1
+
+
+def _upload(stack: EmbeddedStack, path: Path, prompt: str | None) -> FileProgress:
+    assert stack.info is not None
+    key = stack.info.parameters["InputPrefix"] + path.name
+    extra: dict[str, Any] = {"ContentType": mimetypes.guess_type(path.name)[0] or "application/octet-stream"}
+    if prompt:
+        extra["Metadata"] = {"prompt": prompt}
+    stack.client("s3").upload_file(str(path), stack.info.input_bucket, key, ExtraArgs=extra)
+    item = FileProgress(path.name, key)
+    print(item.describe(), flush=True)
+    return item
+
+
+def _job_reader(stack: EmbeddedStack) -> Callable[[FileProgress], Any]:
+    assert stack.info is not None
+    dynamodb = boto3.resource(
+        "dynamodb",
+        region_name=stack.clients.region,
+        endpoint_url=stack.clients.endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
+    )
+    store, bucket = JobStore(dynamodb.Table(stack.info.jobs_table)), stack.info.input_bucket
+    return lambda item: latest(store.find_by_source(bucket, item.key))
+
+
+def _provider_reader(stack: EmbeddedStack) -> ProviderStatus:
+    assert stack.provider is not None
+    provider = stack.provider
+    # One attempt per read: this only feeds the progress display.
+    client = AudioLassoClient(
+        provider.api_key, provider.base_url, allow_local=provider.allow_local, max_retries=0, timeout=(2, 5)
+    )
+    return provider_status_reader(client)
+
+
+def _follow(
+    progress: list[FileProgress],
+    read_job: Callable[[FileProgress], Any],
+    provider_status: ProviderStatus,
+    *,
+    timeout: float,
+) -> None:
+    """Print each file's stage as it changes until every file is terminal or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    known: dict[str, str | None] = {}
+    asked: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        for item in progress:
+            if item.terminal:
+                continue
+            job = read_job(item)
+            request_id = job.request_id if job is not None and job.status == "SUBMITTED" else None
+            if request_id and time.monotonic() - asked.get(request_id, 0.0) >= _PROVIDER_POLL_SECONDS:
+                asked[request_id] = time.monotonic()
+                known[request_id] = provider_status(request_id)
+            if item.update(job, known.get(request_id) if request_id else None):
+                print(item.describe(), flush=True)
+        if all(item.terminal for item in progress):
+            return
+        time.sleep(_POLL_SECONDS)
+    print(f"gave up waiting after {timeout:.0f} s", flush=True)
+
+
+def _download(stack: EmbeddedStack, item: FileProgress, destination: Path) -> list[str]:
+    """Every object under the file's output prefix (the stems and result.json) into `destination`."""
+    assert stack.info is not None
+    s3 = stack.client("s3")
+    prefix = f"{stack.info.parameters['OutputPrefix']}{item.key}/"
+    destination.mkdir(parents=True, exist_ok=True)
+    names = []
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.info.output_bucket, Prefix=prefix)
+    for page in pages:
+        for entry in page.get("Contents", []):
+            name = entry["Key"][len(prefix) :]
+            target = destination / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(stack.info.output_bucket, entry["Key"], str(target))
+            names.append(name)
+    return sorted(names)
+
+
+class ConsoleSink:
+    """Every function log line goes to the log file; the console gets REPORT lines and failures (or all)."""
+
+    def __init__(self, log: TextIO, *, verbose: bool) -> None:
+        self._log = log
+        self._verbose = verbose
+        self._lock = threading.Lock()
+        self.names: dict[str, str] = {}
+
+    def __call__(self, function: str, line: str) -> None:
+        label = self.names.get(function, function)
+        with self._lock:
+            self._log.write(f"[{label}] {line}\n")
+            self._log.flush()
+            if self._verbose or _notable(line):
+                print(f"  [{label}] {line}", flush=True)
+
+
+def _notable(line: str) -> bool:
+    if line.startswith("REPORT RequestId: ") or "Task timed out after" in line or "Runtime exited" in line:
+        return True
+    if not line.startswith("{"):
+        return False
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(entry, dict) and ("errorType" in entry or entry.get("level") in ("ERROR", "CRITICAL"))
