@@ -1,0 +1,3 @@
+from lassodrop_local.bench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""One measured run of one variant: `python -m lassodrop_local.bench.variant SPEC_JSON`.
+
+Always a fresh interpreter, so its peak RSS is this variant's alone; the VariantResult is the last line it
+prints. Python variants report VmHWM from /proc/self/status, the high-water mark of this process's own memory
+(interpreter and imports included: a Lambda pays for those too). Not getrusage's ru_maxrss: Linux carries it
+over from the parent across fork and exec, so a child of a 300 MiB process reports at least 300 MiB.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import requests
+from boto3.s3.transfer import TransferConfig
+
+from lassodrop_local.bench.objects import s3_client
+from lassodrop_local.bench.spec import (
+    CURL,
+    DOWNLOAD_FILE,
+    READ_ALL,
+    RELAY,
+    RELAY_SMALL_BLOCKS,
+    VariantResult,
+    VariantSpec,
+)
+
+# moto answers every ranged GET by reading the whole object, so boto3's default 8 MiB concurrent ranges
+# would measure moto (and multiply its memory), not the variant: download_file gets one streamed GET.
+_SINGLE_GET = TransferConfig(multipart_threshold=2**40, use_threads=False)
+_GNU_TIME = "/usr/bin/time"
+
+
+def _peak_rss_self() -> int:
+    match = re.search(r"^VmHWM:\s+(\d+) kB$", Path("/proc/self/status").read_text(), re.MULTILINE)
+    if match is None:
+        raise RuntimeError("no VmHWM in /proc/self/status: peak RSS needs Linux")
+    return int(match.group(1)) * 1024
+
+
+def _python_result(nbytes: int, started: float, file_id: str | None = None) -> VariantResult:
+    seconds = time.perf_counter() - started
+    return VariantResult(nbytes, seconds, _peak_rss_self(), "VmHWM of /proc/self/status", file_id)
+
+
+def _put(spec: VariantSpec, body: bytes | BinaryIO) -> None:
+    assert spec.upload_url is not None
+    response = requests.put(
+        spec.upload_url, data=body, headers=spec.upload_headers, timeout=spec.timeout_seconds
+    )
+    response.raise_for_status()
+
+
+def read_all_then_put(spec: VariantSpec) -> VariantResult:
+    s3 = s3_client(spec.s3_endpoint)
+    started = time.perf_counter()
+    data = s3.get_object(Bucket=spec.bucket, Key=spec.key)["Body"].read()
+    _put(spec, data)
+    return _python_result(len(data), started)
+
+
+def download_file_then_put(spec: VariantSpec) -> VariantResult:
+    s3 = s3_client(spec.s3_endpoint)
+    with tempfile.TemporaryDirectory(prefix="lassodrop-bench-") as directory:
+        path = Path(directory) / "object"
+        started = time.perf_counter()
+        s3.download_file(spec.bucket, spec.key, str(path), Config=_SINGLE_GET)
+        with path.open("rb") as file:
+            _put(spec, file)  # requests sizes a real file itself: Content-Length, not chunked
+        return _python_result(path.stat().st_size, started)
+
+
+def curl_relay(spec: VariantSpec) -> VariantResult:
+    """`curl GET | curl -T - PUT`: the fastest relay this machine can do without Python in the path.
+
+    `curl -T -` alone sends `Transfer-Encoding: chunked` (it cannot size stdin), which the signed URL
+    refuses with 411. Adding `Content-Length: N` is not enough: curl 7.88 then sends both headers and still
+    chunk-encodes the body (411 again). An empty `Transfer-Encoding:` header removes curl's own, and with it
+    the chunk encoding, so the body goes raw with the exact length. `--data-binary @-` would work but reads
+    all of stdin into memory first: a read-all baseline, not a relay. `Expect:` skips the 100-continue wait.
+    """
+    assert spec.upload_url is not None
+    get_url = s3_client(spec.s3_endpoint).generate_presigned_url(
+        "get_object", Params={"Bucket": spec.bucket, "Key": spec.key}, ExpiresIn=3600
+    )
+    limit = ["--silent", "--show-error", "--fail", "--max-time", str(int(spec.timeout_seconds))]
+    headers = [f"Content-Length: {spec.size}", "Transfer-Encoding:", "Expect:"]
+    headers += [f"{name}: {value}" for name, value in spec.upload_headers.items()]
+    put = ["curl", *limit, "--upload-file", "-", "--output", "/dev/null", spec.upload_url]
+    for header in headers:
+        put += ["--header", header]
+    with tempfile.TemporaryDirectory(prefix="lassodrop-bench-") as directory:
+        get_peak, put_peak = Path(directory, "get"), Path(directory, "put")
+        started = time.perf_counter()
+        _run_pipeline(
+            _timed(get_peak, ["curl", *limit, "--output", "-", get_url]), _timed(put_peak, put), spec
+        )
+        seconds = time.perf_counter() - started
+        # Both curls run at once, so the pair's peak is at most the sum of their own peaks.
+        peak = _peak_kib(get_peak) * 1024 + _peak_kib(put_peak) * 1024
+    return VariantResult(spec.size, seconds, peak, "sum of both curls' peak RSS from GNU time %M")
+
+
+def _timed(report: Path, command: list[str]) -> list[str]:
+    """Run `command` under GNU time, which writes its peak RSS (KiB) to `report`.
+
+    time reaps curl with wait4(); curl's ru_maxrss then starts from time's own few hundred KiB instead of
+    this interpreter's tens of MiB (Linux carries ru_maxrss across fork and exec).
+    """
+    if not Path(_GNU_TIME).exists():
+        raise RuntimeError(f"the curl relay needs GNU time at {_GNU_TIME} to measure curl's peak RSS")
+    return [_GNU_TIME, "--format", "%M", "--output", str(report), *command]
+
+
+def _run_pipeline(first: list[str], second: list[str], spec: VariantSpec) -> None:
+    """`first | second`, both in one new process group so a timeout can stop both, curls included."""
+    getter = subprocess.Popen(first, stdout=subprocess.PIPE, process_group=0)
+    putter = subprocess.Popen(
+        second, stdin=getter.stdout, stdout=subprocess.DEVNULL, process_group=getter.pid
+    )
+    assert getter.stdout is not None
+    getter.stdout.close()  # the putter holds the read end now; the getter sees EPIPE if the putter dies
+    deadline = time.monotonic() + spec.timeout_seconds
+    try:
+        codes = [process.wait(timeout=max(deadline - time.monotonic(), 0)) for process in (getter, putter)]
+    except subprocess.TimeoutExpired:
+        os.killpg(getter.pid, signal.SIGKILL)
+        getter.wait()
+        putter.wait()
+        raise
+    if any(codes):
+        raise RuntimeError(f"curl relay failed: exit codes {codes}")
+
+
+def _peak_kib(report: Path) -> int:
+    # GNU time puts "Command exited with non-zero status N" first when the command failed.
+    return int(report.read_text().split()[-1])
+
+
+def lassodrop_relay(spec: VariantSpec) -> VariantResult:
+    """The relay ingest runs (lassodrop.ingest.relay.relay), pinned to the object's ETag as ingest pins it."""
+    # Imported here so the baselines' peak RSS does not carry lassodrop's imports (Powertools among them).
+    from lassodrop.audiolasso.client import AudioLassoClient
+    from lassodrop.ingest.relay import PinnedObject, S3Objects, relay
+
+    objects = S3Objects(s3_client(spec.s3_endpoint))
+    head = objects.head(PinnedObject(spec.bucket, spec.key))
+    pinned = PinnedObject(spec.bucket, spec.key, version_id=head.version_id, etag=head.etag)
+    client = AudioLassoClient(
+        spec.api_key, spec.emulator_url, allow_local=True, max_retries=0, block_size=spec.block_size
+    )
+    started = time.perf_counter()
+    result = relay(client, objects, pinned, content_type=spec.content_type, size=head.size)
+    return _python_result(result.bytes_sent, started, result.upload.file_id)
+
+
+_RUNNERS: dict[str, Callable[[VariantSpec], VariantResult]] = {
+    RELAY: lassodrop_relay,
+    RELAY_SMALL_BLOCKS: lassodrop_relay,
+    READ_ALL: read_all_then_put,
+    DOWNLOAD_FILE: download_file_then_put,
+    CURL: curl_relay,
+}
+
+
+def main(argv: list[str]) -> int:
+    spec = VariantSpec.from_json(argv[0])
+    result = _RUNNERS[spec.variant](spec)
+    print(result.to_json(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
