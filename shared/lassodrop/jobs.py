@@ -3,7 +3,9 @@
 Every write is conditional on the status it expects, so duplicate S3 events, redelivered messages, a webhook
 racing a poll, or a worker that outlived its lease can never submit twice or move a finished job backwards.
 Ingest claims a row for upload with a lease (`claim_upload`), fills it in, and records the submission; collect
-and the webhook find rows by request id and move them on with `transition`.
+and the webhook find rows by request id and move them on with `transition`. A worker's writes are fenced on
+the token of the lease it holds (ingest's attempt number, collect's lease owner), so a worker that lost its
+lease writes nothing.
 """
 
 import json
@@ -20,6 +22,8 @@ from botocore.exceptions import ClientError
 
 REQUEST_ID_INDEX = "by-request-id"
 SOURCE_INDEX = "by-source"
+# Error code of a row whose submit may have created a job at AudioLasso without its answer being recorded.
+SUBMIT_UNCONFIRMED = "SUBMIT_UNCONFIRMED"
 
 
 class Status(StrEnum):
@@ -114,6 +118,9 @@ class ClaimResult(StrEnum):
     LEASE_HELD = "LEASE_HELD"  # another worker holds an unexpired lease: retry later
     ALREADY_SUBMITTED = "ALREADY_SUBMITTED"  # a job exists at AudioLasso for this object version
     FINISHED = "FINISHED"  # rejected or failed for good: nothing to do
+    # A worker died mid-submit (lease ran out, submit started, no request id): a job may exist at AudioLasso,
+    # so the row must be failed (`mark_submit_unconfirmed`), never uploaded and submitted again.
+    SUBMIT_UNCONFIRMED = "SUBMIT_UNCONFIRMED"
 
 
 @dataclass(frozen=True)
@@ -168,8 +175,8 @@ class JobStore:
     ) -> Claim:
         """Create the row, or take over one whose upload lease ran out, as UPLOADING leased to the caller.
 
-        Counts the attempt. Anything else (a live lease, a submitted or finished job) is reported, not
-        changed.
+        Counts the attempt. Anything else (a live lease, a submitted or finished job, a submit that may have
+        reached AudioLasso) is reported, not changed.
         """
         object_id = object_id_for(bucket, key, version_id=version_id, etag=etag)
         now = self._clock()
@@ -181,15 +188,16 @@ class JobStore:
             sets={**identity, "status": Status.UPLOADING, "lease_until": int(now) + lease_seconds},
             first_time={"created_at": iso_utc(now), "expires_at_epoch": int(now) + ttl_days * 86_400},
             add={"attempts": 1},
-            condition="attribute_not_exists(object_id) OR #status = :received"
-            " OR (#status = :uploading AND lease_until < :now_epoch)",
+            # A row whose submit was started is never taken over: see ClaimResult.SUBMIT_UNCONFIRMED.
+            condition="attribute_not_exists(object_id) OR #status = :received OR (#status = :uploading"
+            " AND lease_until < :now_epoch AND attribute_not_exists(submit_started_at))",
             values={":received": Status.RECEIVED, ":uploading": Status.UPLOADING, ":now_epoch": int(now)},
         )
         if updated is not None:
             return Claim(ClaimResult.CLAIMED, updated)
-        return self._why_not_claimed(object_id)
+        return self._why_not_claimed(object_id, int(now))
 
-    def _why_not_claimed(self, object_id: str) -> Claim:
+    def _why_not_claimed(self, object_id: str, now_epoch: int) -> Claim:
         job = self.get(object_id)
         if job is None:  # deleted by TTL in between: vanishingly rare, and a retry will claim it
             raise ConcurrentChangeError(f"{object_id} changed while being claimed")
@@ -197,26 +205,61 @@ class JobStore:
             return Claim(ClaimResult.ALREADY_SUBMITTED, job)
         if job.status in TERMINAL:
             return Claim(ClaimResult.FINISHED, job)
+        if job.get("submit_started_at") and (job.lease_until or 0) < now_epoch:
+            return Claim(ClaimResult.SUBMIT_UNCONFIRMED, job)
         return Claim(ClaimResult.LEASE_HELD, job)
 
     def record_details(self, object_id: str, *, attempt: int, details: Mapping[str, Any]) -> Job | None:
         """Store what was learnt about the object (size, type, prompt, token...) while holding the lease."""
         return self.transition(
-            object_id,
-            expected=[Status.UPLOADING],
-            sets=details,
-            condition="attempts = :attempt",
-            values={":attempt": attempt},
+            object_id, expected=[Status.UPLOADING], sets=details, fence={"attempts": attempt}
         )
 
-    def release_lease(self, object_id: str, *, attempt: int) -> Job | None:
-        """Let a retry reclaim at once after a retryable failure instead of waiting out the lease."""
+    def mark_submit_started(self, object_id: str, *, attempt: int) -> Job | None:
+        """Note, just before sending it, that a submit is on its way; None if this attempt lost the row.
+
+        From here on the row is never claimed for upload again: only a clean refusal (`release_lease` with
+        `submit_refused`) or the recorded request id clears the way.
+        """
+        return self.transition(
+            object_id,
+            expected=[Status.UPLOADING],
+            sets={"submit_started_at": iso_utc(self._clock())},
+            fence={"attempts": attempt},
+        )
+
+    def release_lease(self, object_id: str, *, attempt: int, submit_refused: bool = False) -> Job | None:
+        """Let a retry reclaim at once after a retryable failure instead of waiting out the lease.
+
+        `submit_refused`: the service answered the submit with a failure of its own, so no job exists and the
+        submit marker is cleared in the same write (a row released with its marker set is never resubmitted).
+        """
         return self.transition(
             object_id,
             expected=[Status.UPLOADING],
             sets={"lease_until": 0},
-            condition="attempts = :attempt",
-            values={":attempt": attempt},
+            remove=["submit_started_at"] if submit_refused else (),
+            fence={"attempts": attempt},
+        )
+
+    def mark_submit_unconfirmed(
+        self, object_id: str, *, attempt: int, message: str, reason: str, lease_until: int | None = None
+    ) -> Job | None:
+        """UPLOADING with a started submit and no request id -> FAILED SUBMIT_UNCONFIRMED; terminal.
+
+        Fenced on `attempt`, and on `lease_until` when given: the expired lease seen on the row of a worker
+        that died mid-submit, so a worker that was only slow and recorded its submission in between wins.
+        """
+        fence: dict[str, Any] = {"attempts": attempt}
+        fence |= {"lease_until": lease_until} if lease_until is not None else {}
+        return self.transition(
+            object_id,
+            expected=[Status.UPLOADING],
+            to=Status.FAILED,
+            sets={"error": {"code": SUBMIT_UNCONFIRMED, "message": message}, "reason": reason},
+            remove=["lease_until"],
+            fence=fence,
+            condition="attribute_exists(submit_started_at) AND attribute_not_exists(request_id)",
         )
 
     def mark_submitted(
@@ -272,25 +315,35 @@ class JobStore:
         sets: Mapping[str, Any] | None = None,
         remove: Iterable[str] = (),
         add: Mapping[str, int] | None = None,
+        fence: Mapping[str, Any] | None = None,
         condition: str | None = None,
         values: Mapping[str, Any] | None = None,
     ) -> Job | None:
         """Update a row only if its status is one of `expected` (and `condition` holds); None when it was not.
 
         `to` sets the new status, `sets` attributes, `remove` drops attributes, `add` increments counters;
-        `updated_at` is always refreshed. `condition` may use `values` placeholders and `#status`.
-        Returns the row as written.
+        `updated_at` is always refreshed. `fence` names attributes that must still hold the given values
+        (the token of the lease the caller holds: ingest's `attempts`, collect's `lease_owner`). `condition`
+        may use `values` placeholders and `#status`. Returns the row as written.
         """
         statuses = sorted(expected)
         placeholders = {f":expected{i}": status for i, status in enumerate(statuses)}
-        status_check = f"#status IN ({', '.join(placeholders)})"
+        fence = fence or {}
+        checks = [f"#status IN ({', '.join(placeholders)})"]
+        checks += [f"#fence{i} = :fence{i}" for i in range(len(fence))]
+        checks += [f"({condition})"] if condition else []
         return self._update(
             object_id,
             sets={**(sets or {}), **({"status": to} if to else {})},
             remove=remove,
             add=add,
-            condition=f"{status_check} AND ({condition})" if condition else status_check,
-            values={**placeholders, **(values or {})},
+            condition=" AND ".join(checks),
+            names={f"#fence{i}": name for i, name in enumerate(fence)},
+            values={
+                **placeholders,
+                **{f":fence{i}": value for i, value in enumerate(fence.values())},
+                **(values or {}),
+            },
         )
 
     def _update(
@@ -300,6 +353,7 @@ class JobStore:
         sets: Mapping[str, Any],
         condition: str,
         values: Mapping[str, Any],
+        names: Mapping[str, str] | None = None,
         first_time: Mapping[str, Any] | None = None,
         add: Mapping[str, int] | None = None,
         remove: Iterable[str] = (),
@@ -314,7 +368,7 @@ class JobStore:
                 Key={"object_id": object_id},
                 UpdateExpression=expression.text(),
                 ConditionExpression=condition,
-                ExpressionAttributeNames={**expression.names, "#status": "status"},
+                ExpressionAttributeNames={**expression.names, **(names or {}), "#status": "status"},
                 ExpressionAttributeValues={
                     **expression.values,
                     **{k: _storable(v) for k, v in values.items()},

@@ -3,7 +3,6 @@ from typing import Any
 
 import pytest
 
-from lassodrop.observability import metrics
 from tests.collect.conftest import Pipeline
 from tests.collect.helpers import LambdaContextStub, drain, function_url_event, load_handler, sqs_event
 
@@ -18,8 +17,6 @@ def environment(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> dict[str
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    # The shared Metrics object was built when the test session imported it, before the suite's env fixture.
-    monkeypatch.setattr(metrics, "namespace", env["POWERTOOLS_METRICS_NAMESPACE"])
     return env
 
 

@@ -136,9 +136,6 @@ def stack(aws_stack: AwsStack) -> Stack:
 def _fresh_process_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """What a new execution environment would start with: no cached secret, no pending metrics, no waits."""
     monkeypatch.setattr("lassodrop.audiolasso.retry._sleep", lambda _seconds: None)
-    # observability.py was imported at collection, before the root conftest set POWERTOOLS_* for each test.
-    monkeypatch.setattr(metrics, "namespace", "Lassodrop")
-    monkeypatch.setattr(metrics, "service", "lassodrop")
     parameters.clear_caches()
     metrics.clear_metrics()
     yield

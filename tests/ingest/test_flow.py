@@ -316,18 +316,18 @@ def test_upload_dropped_midway_is_retried_from_a_fresh_get_object(
 ) -> None:
     # Given an upload connection that drops after 1 MiB
     data = wav_bytes(3 * 1024 * 1024)
-    stack.drop("drop.wav", data, ContentType="audio/wav")
+    put = stack.drop("drop.wav", data, ContentType="audio/wav")
     emulator.state.drop_upload_after(1024 * 1024)
     ingest.count_get_object()
 
     # When the object is delivered
     response = ingest(stack.receive_ingest())
 
-    # Then the object was opened again (pinned to the same ETag) and the emulator got the exact bytes once
+    # Then the object was opened again (pinned to the same version) and the emulator got the exact bytes once
     assert response == {"batchItemFailures": []}
     full_reads = [call for call in ingest.get_object_calls if "Range" not in call]
     assert len(full_reads) == 2
-    assert all(call["IfMatch"] == full_reads[0]["IfMatch"] for call in full_reads)
+    assert {call["VersionId"] for call in full_reads} == {put["VersionId"]}
     [upload] = emulator.state.uploads
     assert (upload.size, upload.sha256) == (len(data), sha256(data))
     assert len(emulator.state.submissions) == 1
@@ -533,6 +533,28 @@ def test_versioned_object_is_keyed_and_read_by_version(
     assert row.object_id == object_id_for(stack.bucket, "v.wav", version_id=first["VersionId"])
     assert emulator.state.uploads[0].size == 1024
     assert all(call.get("VersionId") == first["VersionId"] for call in ingest.get_object_calls)
+
+
+def test_version_found_by_head_object_is_recorded_and_every_read_pinned_to_it(
+    stack: Stack, ingest: Ingest, emulator: EmulatorServer
+) -> None:
+    # Given a versioned bucket whose notification names no version (moto's never do)
+    put = stack.drop("noversion.wav", wav_bytes(2048), ContentType="binary/octet-stream")
+    event = stack.receive_ingest()
+    assert "versionId" not in json.loads(event["Records"][0]["body"])["Records"][0]["s3"]["object"]
+    ingest.count_get_object()
+
+    # When it is delivered
+    ingest(event)
+
+    # Then the row is still keyed on the ETag, but records the version HeadObject found
+    row = _only_row(stack)
+    assert row.object_id == object_id_for(stack.bucket, "noversion.wav", etag=put["ETag"])
+    assert row.version_id == put["VersionId"]
+    # And every read (the sniffing ranged GET and the upload) asked for that version
+    assert len(ingest.get_object_calls) == 2
+    assert all(call.get("VersionId") == put["VersionId"] for call in ingest.get_object_calls)
+    assert emulator.state.uploads[0].size == 2048
 
 
 def test_keys_outside_the_input_prefix_are_skipped_without_rows(

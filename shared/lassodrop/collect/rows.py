@@ -1,7 +1,8 @@
 """The job-row transitions collect makes, on top of the generic conditional `JobStore.transition`.
 
 Every write names the status it expects to find, so duplicates, a webhook racing a poll or a late worker can
-never move a finished job backwards. Candidates to move into lassodrop.jobs once ingest's owner agrees.
+never move a finished job backwards; writes under the collect lease are fenced on its owner (`transition`'s
+`fence`, shared with ingest). The transitions themselves are collect's own and stay here.
 """
 
 from __future__ import annotations
@@ -58,8 +59,7 @@ class CollectRows:
             expected=[Status.COLLECTING],
             to=Status.SUBMITTED,
             remove=["lease_owner", "lease_until"],
-            condition="lease_owner = :owner",
-            values={":owner": owner},
+            fence={"lease_owner": owner},
         )
         return released is not None
 
@@ -80,8 +80,7 @@ class CollectRows:
             to=status,
             sets=sets,
             remove=["lease_owner", "lease_until"],
-            condition="lease_owner = :owner",
-            values={":owner": owner},
+            fence={"lease_owner": owner},
         )
 
     def claim_publish(self, object_id: str, now: datetime) -> Job | None:

@@ -3,13 +3,17 @@
 Terminal problems (bad input, an object that is gone, a 4xx from AudioLasso) are recorded on the job row and
 returned; retryable ones (network, 5xx, throttling, a lease held by another worker) are raised, so only that
 SQS message fails and is redelivered, and lands in the DLQ if it keeps failing.
+
+The API has no idempotency key, so a submit that may have reached AudioLasso is never sent again: the row
+notes the submit before it is sent, and a submit with no usable answer (or a worker that died during it) ends
+the row FAILED with SUBMIT_UNCONFIRMED instead of risking a second paid job.
 """
 
 import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode
@@ -18,17 +22,26 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lassodrop.audiolasso import AudioLassoClient, AudioLassoError, InvalidInputError
+from lassodrop.audiolasso.errors import ConnectionFailedError, ServerError, UnexpectedResponseError
 from lassodrop.audiolasso.models import Submission
 from lassodrop.ingest.config import IngestConfig
 from lassodrop.ingest.events import ObjectRef, parse_event, parse_message_body
 from lassodrop.ingest.prompts import PromptChoice, choose_prompt
 from lassodrop.ingest.relay import ObjectHead, PinnedObject, S3Objects, relay
 from lassodrop.ingest.validation import SNIFF_BYTES, RejectCode, Rejection, check_size, resolve_content_type
-from lassodrop.jobs import ClaimResult, ConcurrentChangeError, Job, JobStore, Status
+from lassodrop.jobs import SUBMIT_UNCONFIRMED, ClaimResult, ConcurrentChangeError, Job, JobStore, Status
 from lassodrop.observability import logger, metrics
 from lassodrop.runtime import AwsClients, ClientFactory
 
 _OBJECT_LOG_KEYS = ("bucket", "object_key", "version_id", "object_id", "request_id", "attempt")
+_RETRY_ADVICE = (
+    "Not submitted again, to avoid a second paid job. To retry, upload the object again (on an unversioned"
+    " bucket identical bytes map to this same row: delete the row first)."
+)
+_UNANSWERED_SUBMIT = f"The submit may have reached AudioLasso but no answer came back. {_RETRY_ADVICE}"
+_INTERRUPTED_SUBMIT = (
+    f"The ingest worker stopped while submitting to AudioLasso; a job may exist there. {_RETRY_ADVICE}"
+)
 
 
 class Outcome(StrEnum):
@@ -46,6 +59,14 @@ class LeaseHeldError(RuntimeError):
 
 class RecordsFailedError(RuntimeError):
     """Some objects of one message or event failed retryably; the whole message is retried."""
+
+
+class SubmitUnconfirmedError(Exception):
+    """A submit may have created a job at AudioLasso, but no usable answer came back (`error` says how)."""
+
+    def __init__(self, error: AudioLassoError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @dataclass
@@ -118,6 +139,8 @@ class IngestService:
         if claim.result is ClaimResult.FINISHED:
             logger.info("object already finished; skipping", status=claim.job.status)
             return Outcome.DUPLICATE
+        if claim.result is ClaimResult.SUBMIT_UNCONFIRMED:
+            return self._fail_interrupted_submit(claim.job)
         return self._ingest(claim.job, obj)
 
     def _pin(self, ref: ObjectRef) -> PinnedObject:
@@ -134,12 +157,18 @@ class IngestService:
             return self._reject(job, rejection)
         except InvalidInputError as error:  # the client's own pre-check: bad input, not a service failure
             return self._reject(job, Rejection(RejectCode.INVALID_INPUT, error.message))
+        except SubmitUnconfirmedError as unconfirmed:
+            return self._fail_unanswered_submit(job, unconfirmed.error)
         except AudioLassoError as error:
             if error.retryable:
-                self._release(job)
+                # A submit error that gets here is the service saying it did not take the job (500, 502, or
+                # 429/503 and a connection that never opened, after the client's own retries); an unknown
+                # outcome was raised as SubmitUnconfirmedError above. So the redelivery may submit again.
+                self._release(job, submit_refused=True)
                 raise
             return self._fail(job, error)
         except BaseException:
+            # Whatever this was, a submit marker set before it stays: the row is then never resubmitted.
             self._release(job)
             raise
         if submission is None:
@@ -149,13 +178,14 @@ class IngestService:
 
     def _upload_and_submit(self, job: Job, obj: PinnedObject) -> Job | None:
         head = self.objects.head(obj)
+        obj = _pin_version(obj, head)
         check_size(head.size)
         content_type = resolve_content_type(
             head.content_type, obj.key, lambda: self.objects.read_head(obj, SNIFF_BYTES)
         )
         choice = choose_prompt(obj.key, head.metadata, self.config.prefix_prompts, self.config.default_prompt)
         token = self.new_token() if self.config.webhook_base_url else None
-        self._record_details(job, head, content_type, choice, token)
+        self._record_details(job, obj, head, content_type, choice, token)
         client = self.client()
         result = relay(client, self.objects, obj, content_type=content_type, size=head.size)
         metrics.add_metric(name="BytesRelayed", unit=MetricUnit.Bytes, value=result.bytes_sent)
@@ -163,16 +193,31 @@ class IngestService:
         logger.info(
             "upload finished", bytes=result.bytes_sent, seconds=round(result.seconds, 3), opens=result.opens
         )
-        submission = client.submit(
-            choice.prompt,
-            file_id=result.upload.file_id,
-            spans=choice.spans,
-            webhook_url=self._webhook_url(job, token),
-        )
+        submission = self._submit(client, job, choice, result.upload.file_id, token)
         return self._record_submission(job, result.upload.file_id, submission)
 
+    def _submit(
+        self, client: AudioLassoClient, job: Job, choice: PromptChoice, file_id: str, token: str | None
+    ) -> Submission:
+        if self.jobs.mark_submit_started(job.object_id, attempt=job.attempts) is None:
+            raise ConcurrentChangeError(f"{job.object_id} was taken over by another worker")
+        try:
+            return client.submit(
+                choice.prompt, file_id=file_id, spans=choice.spans, webhook_url=self._webhook_url(job, token)
+            )
+        except AudioLassoError as error:
+            if submit_outcome_unknown(error):
+                raise SubmitUnconfirmedError(error) from error
+            raise
+
     def _record_details(
-        self, job: Job, head: ObjectHead, content_type: str, choice: PromptChoice, token: str | None
+        self,
+        job: Job,
+        obj: PinnedObject,
+        head: ObjectHead,
+        content_type: str,
+        choice: PromptChoice,
+        token: str | None,
     ) -> None:
         details: dict[str, Any] = {
             "size": head.size,
@@ -181,6 +226,7 @@ class IngestService:
             "prompt_source": choice.source,
             "etag": head.etag,
         }
+        details |= {"version_id": obj.version_id} if obj.version_id else {}
         details |= {"spans": json.dumps(choice.spans)} if choice.spans else {}
         details |= {"webhook_token": token} if token else {}
         if self.jobs.record_details(job.object_id, attempt=job.attempts, details=details) is None:
@@ -245,10 +291,43 @@ class IngestService:
         _count_by_reason("JobsFailed", code)
         return Outcome.FAILED
 
-    def _release(self, job: Job) -> None:
-        # Best effort: if this write fails too, the lease runs out and a later delivery reclaims the row.
+    def _fail_unanswered_submit(self, job: Job, error: AudioLassoError) -> Outcome:
+        # Nothing is raised: a redelivery could only fail the same way, and no check is queued for a job
+        # whose request id nobody knows.
+        failed = self.jobs.mark_submit_unconfirmed(
+            job.object_id, attempt=job.attempts, message=str(error), reason=_UNANSWERED_SUBMIT
+        )
+        if failed is None:
+            logger.error(
+                "submit unconfirmed but the row had moved on", status=_status_of(self.jobs.get(job.object_id))
+            )
+        else:
+            logger.error("submit unconfirmed; not resubmitted", code=SUBMIT_UNCONFIRMED, error=str(error))
+        _count_by_reason("JobsFailed", SUBMIT_UNCONFIRMED)
+        return Outcome.FAILED
+
+    def _fail_interrupted_submit(self, job: Job) -> Outcome:
+        message = (
+            f"submit started at {job.get('submit_started_at')} by attempt {job.attempts}; no answer recorded"
+        )
+        failed = self.jobs.mark_submit_unconfirmed(
+            job.object_id,
+            attempt=job.attempts,
+            message=message,
+            reason=_INTERRUPTED_SUBMIT,
+            lease_until=job.lease_until,
+        )
+        if failed is None:
+            raise ConcurrentChangeError(f"{job.object_id} changed while failing its interrupted submit")
+        logger.error("interrupted submit found; not resubmitted", code=SUBMIT_UNCONFIRMED, error=message)
+        _count_by_reason("JobsFailed", SUBMIT_UNCONFIRMED)
+        return Outcome.FAILED
+
+    def _release(self, job: Job, *, submit_refused: bool = False) -> None:
+        # Best effort: if this write fails too, the lease runs out and a later delivery reclaims the row (or,
+        # with a submit marker still set, fails it as unconfirmed: the safe side).
         try:
-            self.jobs.release_lease(job.object_id, attempt=job.attempts)
+            self.jobs.release_lease(job.object_id, attempt=job.attempts, submit_refused=submit_refused)
         except Exception:
             logger.exception("could not release the upload lease")
 
@@ -263,6 +342,28 @@ def _count_by_reason(name: str, reason: str) -> None:
 
 def _status_of(job: Job | None) -> str | None:
     return job.status if job else None
+
+
+def submit_outcome_unknown(error: AudioLassoError) -> bool:
+    """Whether a failed submit may still have created a job at AudioLasso.
+
+    True for no answer after the request went out (dropped connection, read timeout), a success answer that
+    could not be read, and a 5xx other than 500/502/503 (a gateway's 504, say, relays no verdict of the
+    service). 500 and 502 are the service's own failure, which its docs say to retry; 429 and 503 did nothing.
+    """
+    if isinstance(error, ConnectionFailedError):
+        return error.request_sent
+    if isinstance(error, UnexpectedResponseError):
+        return True
+    return isinstance(error, ServerError) and error.status_code != 500
+
+
+def _pin_version(obj: PinnedObject, head: ObjectHead) -> PinnedObject:
+    """Pin later reads to the version HeadObject found when the event named none (moto's never do)."""
+    if obj.version_id or not head.version_id:
+        return obj
+    logger.append_keys(version_id=head.version_id)
+    return replace(obj, version_id=head.version_id)
 
 
 @contextmanager

@@ -1,11 +1,11 @@
-"""The job row store against the template's table (moto): conditional claims, leases and transitions."""
+"""The job row store against the template's table (moto): conditional claims, leases, fences, transitions."""
 
 from typing import Any
 
 import boto3
 import pytest
 
-from lassodrop.jobs import ClaimResult, JobStore, Status, object_id_for
+from lassodrop.jobs import SUBMIT_UNCONFIRMED, ClaimResult, JobStore, Status, object_id_for
 from tests.fixtures.aws import AwsStack
 
 
@@ -177,3 +177,111 @@ def test_rows_for_a_source_are_listed_newest_first(store: JobStore, clock: Clock
     rows = store.find_by_source("bkt", "a.wav")
 
     assert [row.version_id for row in rows] == ["v2", "v1"]
+
+
+def test_transition_is_fenced_on_the_lease_token(store: JobStore) -> None:
+    object_id = _claim(store).job.object_id
+    store.transition(object_id, expected=[Status.UPLOADING], sets={"lease_owner": "worker-a"})
+
+    stale = store.transition(
+        object_id, expected=[Status.UPLOADING], sets={"x": 1}, fence={"lease_owner": "b"}
+    )
+    current = store.transition(
+        object_id,
+        expected=[Status.UPLOADING],
+        sets={"x": 2},
+        fence={"lease_owner": "worker-a", "attempts": 1},
+    )
+
+    assert stale is None
+    assert current is not None
+    assert current.get("x") == 2
+
+
+def _start_submit(store: JobStore) -> str:
+    object_id = _claim(store).job.object_id
+    assert store.mark_submit_started(object_id, attempt=1) is not None
+    return object_id
+
+
+def test_a_row_whose_submit_started_is_never_claimed_again(store: JobStore, clock: Clock) -> None:
+    # Given a worker that noted its submit and then died (its lease ran out)
+    object_id = _start_submit(store)
+    clock.now += 1000
+
+    # When a redelivery tries to claim the row
+    claim = _claim(store)
+
+    # Then the row is reported as an unconfirmed submit, untouched: no new attempt, no new lease
+    assert claim.result is ClaimResult.SUBMIT_UNCONFIRMED
+    row = store.get(object_id)
+    assert row is not None
+    assert (row.status, row.attempts, row.lease_until) == (Status.UPLOADING, 1, int(clock.now) - 1000 + 900)
+
+
+def test_a_started_submit_under_a_live_lease_is_reported_as_held(store: JobStore) -> None:
+    _start_submit(store)
+
+    assert _claim(store).result is ClaimResult.LEASE_HELD
+
+
+def test_a_lease_released_after_a_refused_submit_can_be_claimed_again(store: JobStore) -> None:
+    object_id = _start_submit(store)
+
+    released = store.release_lease(object_id, attempt=1, submit_refused=True)
+
+    assert released is not None
+    assert released.get("submit_started_at") is None
+    assert _claim(store).result is ClaimResult.CLAIMED
+
+
+def test_a_plain_release_keeps_the_submit_marker(store: JobStore) -> None:
+    object_id = _start_submit(store)
+
+    released = store.release_lease(object_id, attempt=1)
+
+    assert released is not None
+    assert released.get("submit_started_at")
+    assert _claim(store).result is ClaimResult.SUBMIT_UNCONFIRMED
+
+
+def test_only_the_attempt_holding_the_lease_may_start_a_submit(store: JobStore, clock: Clock) -> None:
+    object_id = _claim(store).job.object_id
+    clock.now += 1000
+    _claim(store)  # attempt 2 takes over
+
+    assert store.mark_submit_started(object_id, attempt=1) is None
+    assert store.mark_submit_started(object_id, attempt=2) is not None
+
+
+def test_an_unconfirmed_submit_is_failed_for_good(store: JobStore) -> None:
+    object_id = _start_submit(store)
+
+    failed = store.mark_submit_unconfirmed(object_id, attempt=1, message="ReadTimeout", reason="why")
+
+    assert failed is not None
+    assert failed.status is Status.FAILED
+    assert failed.get("error") == {"code": SUBMIT_UNCONFIRMED, "message": "ReadTimeout"}
+    assert (failed.get("reason"), failed.lease_until) == ("why", None)
+    assert _claim(store).result is ClaimResult.FINISHED
+
+
+def test_an_unconfirmed_submit_needs_a_started_submit_and_the_seen_lease(
+    store: JobStore, clock: Clock
+) -> None:
+    # Given a row that never started a submit, and one whose lease changed since it was seen
+    never_started = _claim(store, key="n.wav").job.object_id
+    started = _claim(store, key="s.wav").job.object_id
+    seen = store.mark_submit_started(started, attempt=1)
+    assert seen is not None
+    store.release_lease(started, attempt=1)
+
+    # When either is failed as unconfirmed
+    not_started = store.mark_submit_unconfirmed(never_started, attempt=1, message="m", reason="r")
+    stale_lease = store.mark_submit_unconfirmed(
+        started, attempt=1, message="m", reason="r", lease_until=seen.lease_until
+    )
+
+    # Then neither write happens
+    assert not_started is None
+    assert stale_lease is None
