@@ -4,6 +4,8 @@ import ast
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from lassodrop_local.stack import AwsClients, StackInfo
 
 BuildStack = Callable[..., StackInfo]
@@ -33,6 +35,14 @@ def _resources_allowing(statements: list[dict[str, Any]], action_prefix: str) ->
         if any(action.startswith(action_prefix) for action in _as_list(statement["Action"]))
         for resource in _as_list(statement["Resource"])
     }
+
+
+def _object_resources(statements: list[dict[str, Any]]) -> set[str]:
+    return {resource for resource in _resources_allowing(statements, "s3:") if "/" in resource}
+
+
+def _listing(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in statements if "s3:ListBucket" in _as_list(s["Action"])]
 
 
 def test_collect_writes_only_under_the_output_prefix(
@@ -66,11 +76,26 @@ def test_ingest_reads_only_objects_under_the_input_prefix(
 
     statements = _statements(moto_clients, stack, "IngestFunctionRole")
 
-    assert _resources_allowing(statements, "s3:") == {f"arn:aws:s3:::{stack.input_bucket}/incoming/*"}
+    assert _object_resources(statements) == {f"arn:aws:s3:::{stack.input_bucket}/incoming/*"}
     assert {a for s in statements for a in _as_list(s["Action"]) if a.startswith("s3:")} == {
         "s3:GetObject",
         "s3:GetObjectVersion",
+        "s3:ListBucket",
     }
+
+
+@pytest.mark.parametrize("prefix", ["", "incoming/"])
+def test_ingest_may_list_the_input_bucket_so_a_deleted_object_answers_404(
+    build_stack: BuildStack, moto_clients: AwsClients, prefix: str
+) -> None:
+    # S3 answers 403 instead of 404 for a missing object unless the caller may list the bucket; a listing
+    # limited by s3:prefix would not count, since HeadObject carries no prefix.
+    stack = build_stack({"InputPrefix": prefix})
+
+    [listing] = _listing(_statements(moto_clients, stack, "IngestFunctionRole"))
+
+    assert _as_list(listing["Resource"]) == [f"arn:aws:s3:::{stack.input_bucket}"]
+    assert "Condition" not in listing
 
 
 def test_ingest_reads_the_existing_bucket_when_one_is_given(
@@ -81,7 +106,9 @@ def test_ingest_reads_the_existing_bucket_when_one_is_given(
     stack = build_stack({"ExistingInputBucketName": "my-recordings"})
 
     statements = _statements(moto_clients, stack, "IngestFunctionRole")
-    assert _resources_allowing(statements, "s3:") == {"arn:aws:s3:::my-recordings/*"}
+    assert _object_resources(statements) == {"arn:aws:s3:::my-recordings/*"}
+    [listing] = _listing(statements)
+    assert _as_list(listing["Resource"]) == ["arn:aws:s3:::my-recordings"]
 
 
 def test_webhook_may_only_read_jobs_and_send_checks(
@@ -112,16 +139,23 @@ def test_no_inline_policy_grants_every_resource_or_a_whole_bucket(
     build_stack: BuildStack, moto_clients: AwsClients
 ) -> None:
     # The managed policies SAM attaches (logs, X-Ray, SQS polling) are AWS's; everything we write is scoped.
+    # A bucket ARN is only ever the resource of ingest's ListBucket on the input bucket.
     stack = build_stack({"EnableWebhooks": "true", "InputPrefix": "incoming/", "OutputPrefix": "separated/"})
 
-    resources = {
-        resource
+    statements = [
+        statement
         for role_id in ("IngestFunctionRole", "CollectFunctionRole", "WebhookFunctionRole")
         for statement in _statements(moto_clients, stack, role_id)
-        for resource in _as_list(statement["Resource"])
-    }
+    ]
+    resources = {resource for statement in statements for resource in _as_list(statement["Resource"])}
+    whole_buckets = [
+        statement
+        for statement in statements
+        if any(r.startswith("arn:aws:s3:::") and "/" not in r for r in _as_list(statement["Resource"]))
+    ]
 
     assert "*" not in resources
-    assert not {
-        resource for resource in resources if resource.startswith("arn:aws:s3:::") and "/" not in resource
-    }
+    assert [_as_list(statement["Action"]) for statement in whole_buckets] == [["s3:ListBucket"]]
+    assert [_as_list(statement["Resource"]) for statement in whole_buckets] == [
+        [f"arn:aws:s3:::{stack.input_bucket}"]
+    ]
