@@ -45,7 +45,7 @@ def test_summary_names_the_outputs_or_the_reason():
 
     table = summary_table([done, failed, rejected, never]).splitlines()
 
-    assert table[0].split() == ["file", "status", "request", "id", "outputs", "/", "reason", "time"]
+    assert table[0].split() == ["file", "status", "time", "request", "id", "outputs", "/", "reason"]
     assert "COMPLETED" in table[2]
     assert "req_1" in table[2]
     assert "result.json, target.wav" in table[2]
@@ -55,6 +55,31 @@ def test_summary_names_the_outputs_or_the_reason():
     assert "text/plain is not audio" in table[4]
     assert "NOT STARTED" in table[5]
     assert "never picked up by ingest" in table[5]
+
+
+def test_failure_shows_the_services_message_not_the_generic_reason():
+    failed = FileProgress("b.wav", "b.wav")
+    row = job(
+        "FAILED",
+        request_id="req_2",
+        reason="the service failed the job",
+        error={"code": "MODEL_FAILED", "message": "the model could not separate the prompt"},
+    )
+
+    failed.update(row, None)
+
+    assert failed.outcome() == "MODEL_FAILED: the model could not separate the prompt"
+    assert failed.describe(6) == "b.wav   failed (MODEL_FAILED)"
+
+
+def test_progress_line_aligns_names_and_shows_the_request_while_running():
+    item = FileProgress("a.wav", "a.wav")
+    first = item.describe(9)
+
+    item.update(job("SUBMITTED", request_id="req_1"), "IN_PROGRESS")
+
+    assert first == "a.wav      uploaded"
+    assert item.describe(9) == "a.wav      processing (req_1)"
 
 
 def test_latest_row_wins_for_a_reuploaded_key():

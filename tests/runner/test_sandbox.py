@@ -260,6 +260,12 @@ def test_handler_that_exits_fails_and_next_invocation_is_cold(toy, settings, log
     assert "exit status 3" in crashed.payload["errorMessage"]
     assert after.ok
     assert after.cold
+    # Every invocation has its REPORT line, the crashed one with Lambda's status fields
+    crash_report, after_report = logs.reports()
+    assert crash_report.startswith(f"REPORT RequestId: {crashed.request_id}\t")
+    assert crash_report.endswith("\tStatus: error\tError Type: Runtime.ExitError")
+    assert REPORT.match(after_report)
+    assert after_report.startswith(f"REPORT RequestId: {after.request_id}\t")
 
 
 def test_stop_ends_the_worker(toy, settings, logs, sandboxes, tmp_path: Path):

@@ -21,15 +21,23 @@ Handler = Callable[[Any, Any], Any]
 
 
 def report_line(
-    request_id: str, duration_ms: float, memory_size: int, max_memory_mb: int, init_ms: float | None
+    request_id: str,
+    duration_ms: float,
+    memory_size: int,
+    max_memory_mb: int,
+    init_ms: float | None,
+    error_type: str | None = None,
 ) -> str:
-    """The REPORT line Lambda writes after every invocation; Init Duration appears on a cold start only."""
+    """The REPORT line Lambda writes after every invocation; Init Duration appears on a cold start only,
+    the status and error type only when the runtime itself failed (it exited mid-invocation)."""
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
         f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {memory_size} MB\t"
         f"Max Memory Used: {max_memory_mb} MB"
     )
-    return line if init_ms is None else f"{line}\tInit Duration: {init_ms:.2f} ms"
+    if init_ms is not None:
+        line += f"\tInit Duration: {init_ms:.2f} ms"
+    return line if error_type is None else f"{line}\tStatus: error\tError Type: {error_type}"
 
 
 def error_object(exc: BaseException, error_type: str | None = None, request_id: str | None = None) -> dict:

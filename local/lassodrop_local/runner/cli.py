@@ -3,10 +3,9 @@
 import argparse
 import json
 import mimetypes
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,10 +22,14 @@ from lassodrop_local.runner.progress import (
     provider_status_reader,
     summary_table,
 )
+from lassodrop_local.runner.runtime import FunctionStats
 
 _POLL_SECONDS = 0.5
 _PROVIDER_POLL_SECONDS = 1.0
 _EXIT_INTERRUPTED = 130
+DEMO_NAME = "demo-tone.wav"
+# The demo input is kept beside its outputs, so target.wav can be compared with what went in.
+DEMO_INPUT = "input.wav"
 
 
 def register(subparsers: Any) -> None:
@@ -36,7 +39,12 @@ def register(subparsers: Any) -> None:
         description="Start the embedded stack (moto, the AudioLasso emulator unless AUDIOLASSO_API_KEY is "
         "set, the functions from template.yaml), upload FILES, follow them, and download their outputs.",
     )
-    parser.add_argument("files", nargs="*", type=Path, help="audio or video files (none: a 2 s demo tone)")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help=f"audio or video files (none: a 2 s demo tone, kept as OUT/{DEMO_NAME}/{DEMO_INPUT})",
+    )
     parser.add_argument("--prompt", help="stored as each object's `prompt` metadata (else the stack default)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="outputs go to OUT/<file name>/")
     parser.add_argument("--timeout", type=float, default=600.0, help="stop waiting after this many seconds")
@@ -47,15 +55,18 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     files = _input_files(args.files)
     args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "lassodrop-run.log").open("w", encoding="utf-8") as log:
+    inputs = [(path.name, path) for path in files] or [_demo_input(args.out)]
+    log_path = args.out / "lassodrop-run.log"
+    with log_path.open("w", encoding="utf-8") as log:
         sink = ConsoleSink(log, verbose=args.verbose)
         try:
-            with tempfile.TemporaryDirectory(prefix="lassodrop-demo-") as scratch:
-                paths = files or [write_tone(Path(scratch) / "demo-tone.wav")]
-                return _run_stack(paths, args, sink)
+            code = _run_stack(inputs, args, sink)
         except KeyboardInterrupt:
-            print("interrupted: everything is stopped", flush=True)
+            # Leaving the stack's `with` block has already stopped the workers and both servers.
+            print("\ninterrupted: the stack is stopped", flush=True)
             return _EXIT_INTERRUPTED
+    print(f"outputs under {args.out}/, every function log line in {log_path}", flush=True)
+    return code
 
 
 def _input_files(files: Sequence[Path]) -> list[Path]:
@@ -68,34 +79,51 @@ def _input_files(files: Sequence[Path]) -> list[Path]:
     return list(files)
 
 
-def _run_stack(paths: list[Path], args: argparse.Namespace, sink: "ConsoleSink") -> int:
+def _demo_input(out: Path) -> tuple[str, Path]:
+    path = out / DEMO_NAME / DEMO_INPUT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_tone(path)
+    print(f"no files given: uploading a 2 s demo tone as {DEMO_NAME} (a copy is in {path})", flush=True)
+    return DEMO_NAME, path
+
+
+def _run_stack(inputs: list[tuple[str, Path]], args: argparse.Namespace, sink: "ConsoleSink") -> int:
     print("starting the embedded stack ...", flush=True)
     with EmbeddedStack(sink) as stack:
         assert stack.info is not None
         assert stack.provider is not None
-        sink.names = {config.function_name: config.logical_id for config in stack.info.functions.values()}
+        assert stack.runtime is not None
+        labels = {config.function_name: config.logical_id for config in stack.info.functions.values()}
+        sink.names = labels
         where = "the AudioLasso emulator" if stack.provider.allow_local else stack.provider.base_url
         print(f"stack ready: s3://{stack.info.input_bucket} -> {where}", flush=True)
-        progress = [_upload(stack, path, args.prompt) for path in paths]
-        _follow(progress, _job_reader(stack), _provider_reader(stack), timeout=args.timeout)
+        width = max(len(name) for name, _ in inputs)
+        progress = [_upload(stack, name, path, args.prompt, width) for name, path in inputs]
+        _follow(progress, _job_reader(stack), _provider_reader(stack), timeout=args.timeout, width=width)
         for item in progress:
             if item.completed:
                 item.outputs = _download(stack, item, args.out / item.name)
-    print()
-    print(summary_table(progress), flush=True)
-    print(f"\noutputs under {args.out}/, function logs in {args.out / 'lassodrop-run.log'}", flush=True)
+    # Counted after the stack stopped, so no invocation is still running.
+    print(f"\n{invocation_counts(stack.runtime.stats, labels)}")
+    print(f"\n{summary_table(progress)}\n", flush=True)
     return 0 if all(item.completed for item in progress) else 1
 
 
-def _upload(stack: EmbeddedStack, path: Path, prompt: str | None) -> FileProgress:
+def invocation_counts(stats: Mapping[str, FunctionStats], labels: Mapping[str, str]) -> str:
+    """One line: how often each function ran, and how many of those runs failed."""
+    parts = [f"{labels.get(name, name)} {n.invocations} ({n.errors} failed)" for name, n in stats.items()]
+    return "invocations: " + ", ".join(parts)
+
+
+def _upload(stack: EmbeddedStack, name: str, path: Path, prompt: str | None, width: int) -> FileProgress:
     assert stack.info is not None
-    key = stack.info.parameters["InputPrefix"] + path.name
-    extra: dict[str, Any] = {"ContentType": mimetypes.guess_type(path.name)[0] or "application/octet-stream"}
+    key = stack.info.parameters["InputPrefix"] + name
+    extra: dict[str, Any] = {"ContentType": mimetypes.guess_type(name)[0] or "application/octet-stream"}
     if prompt:
         extra["Metadata"] = {"prompt": prompt}
     stack.client("s3").upload_file(str(path), stack.info.input_bucket, key, ExtraArgs=extra)
-    item = FileProgress(path.name, key)
-    print(item.describe(), flush=True)
+    item = FileProgress(name, key)
+    print(item.describe(width), flush=True)
     return item
 
 
@@ -128,6 +156,7 @@ def _follow(
     provider_status: ProviderStatus,
     *,
     timeout: float,
+    width: int = 0,
 ) -> None:
     """Print each file's stage as it changes until every file is terminal or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout
@@ -143,7 +172,7 @@ def _follow(
                 asked[request_id] = time.monotonic()
                 known[request_id] = provider_status(request_id)
             if item.update(job, known.get(request_id) if request_id else None):
-                print(item.describe(), flush=True)
+                print(item.describe(width), flush=True)
         if all(item.terminal for item in progress):
             return
         time.sleep(_POLL_SECONDS)
@@ -183,7 +212,8 @@ class ConsoleSink:
             self._log.write(f"[{label}] {line}\n")
             self._log.flush()
             if self._verbose or _notable(line):
-                print(f"  [{label}] {line}", flush=True)
+                # Lambda separates REPORT fields with tabs; on a terminal, tab stops make ragged gaps.
+                print(f"  [{label}] {line.replace(chr(9), '  ')}", flush=True)
 
 
 def _notable(line: str) -> bool:

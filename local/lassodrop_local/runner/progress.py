@@ -66,31 +66,40 @@ class FileProgress:
             self.finished = time.monotonic()
         return changed
 
-    def describe(self) -> str:
-        request_id = self.job.request_id if self.job else None
-        return f"{self.name}: {self.stage}" + (f" ({request_id})" if request_id else "")
+    def describe(self, name_width: int = 0) -> str:
+        """A progress line: the stage, with the request id, or the error code once it failed."""
+        detail = None
+        if self.job is not None:
+            error = self.job.get("error") or {}
+            detail = error.get("code") if self.terminal and not self.completed else None
+            detail = detail or self.job.request_id
+        return f"{self.name.ljust(name_width)}  {self.stage}" + (f" ({detail})" if detail else "")
 
     def outcome(self) -> str:
-        """The outputs, or why there are none."""
+        """The outputs, or why there are none (the row's error code and its most specific message)."""
         if self.completed:
             return ", ".join(self.outputs) or "(no outputs found)"
         if self.job is None:
             return "never picked up by ingest"
         error = self.job.get("error") or {}
-        reason = self.job.get("reason") or error.get("message") or ""
+        # The error message is the specific one (the service's own words); `reason` may be a generic summary.
+        message = error.get("message") or self.job.get("reason") or ""
         code = error.get("code")
-        return f"{code}: {reason}" if code else (reason or f"stopped at {self.job.status.value}")
+        if code:
+            return f"{code}: {message}" if message else str(code)
+        return message or f"stopped at {self.job.status.value}"
 
     def seconds(self) -> float:
         return (self.finished or time.monotonic()) - self.started
 
 
 def summary_table(files: Iterable[FileProgress]) -> str:
-    rows = [("file", "status", "request id", "outputs / reason", "time")]
+    """One row per file; the free-text column comes last so a long reason only widens its own line."""
+    rows = [("file", "status", "time", "request id", "outputs / reason")]
     for item in files:
         status = item.job.status.value if item.job else "NOT STARTED"
         request_id = (item.job.request_id if item.job else None) or "-"
-        rows.append((item.name, status, request_id, item.outcome(), f"{item.seconds():.1f} s"))
+        rows.append((item.name, status, f"{item.seconds():.1f} s", request_id, item.outcome()))
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows

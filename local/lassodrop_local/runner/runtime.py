@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from lassodrop_local.runner.sandbox import Invocation, LogSink, Sandbox, print_sink
+from lassodrop_local.runner.sandbox import STOPPED_ERROR, Invocation, LogSink, Sandbox, print_sink
 from lassodrop_local.runner.spec import FunctionSpec, SandboxSettings, SqsMapping
 from lassodrop_local.runner.sqs import SqsPoller
 
@@ -117,6 +117,8 @@ class Runtime:
         return sandbox
 
     def _count(self, name: str, invocation: Invocation, received: int = 0, deleted: int = 0) -> None:
+        if invocation.error_type == STOPPED_ERROR:
+            return  # refused before it reached a worker: no START, no REPORT, not an invocation
         with self._lock:
             stats = self.stats[name]
             stats.invocations += 1

@@ -33,6 +33,7 @@ _REPORT_WAIT = 2.0
 _STOP_WAIT = 2.0
 _SHUTDOWN_GRACE = 0.5
 _print_lock = threading.Lock()
+STOPPED_ERROR = "Runtime.Stopped"
 
 
 def print_sink(function: str, line: str) -> None:
@@ -245,7 +246,7 @@ class Sandbox:
                 return (
                     None,
                     False,
-                    self._failure(request_id, "Runtime.Stopped", "the local runtime is stopping"),
+                    self._failure(request_id, STOPPED_ERROR, "the local runtime is stopping"),
                 )
             if self._worker is not None and self._worker.process.poll() is None:
                 return self._worker, False, None
@@ -303,12 +304,20 @@ class Sandbox:
         return Invocation(request_id, False, error, duration_ms, cold, timed_out=True)
 
     def _exited(self, worker: _Worker, request_id: str, started: float, cold: bool) -> Invocation:
+        duration_ms = (time.monotonic() - started) * 1000
         self._discard(worker)
         code = worker.process.returncode
         message = f"RequestId: {request_id} Error: Runtime exited with error: exit status {code}"
         self._sink(self.spec.name, message)
+        self._sink(self.spec.name, f"END RequestId: {request_id}")
+        # The process is gone, and its peak memory with it.
+        init_ms = self._init_ms if cold else None
+        report = bootstrap.report_line(
+            request_id, duration_ms, self.spec.memory_size, 0, init_ms, error_type="Runtime.ExitError"
+        )
+        self._sink(self.spec.name, report)
         error = {"errorType": "Runtime.ExitError", "errorMessage": message}
-        return Invocation(request_id, False, error, (time.monotonic() - started) * 1000, cold)
+        return Invocation(request_id, False, error, duration_ms, cold)
 
     def _discard(self, worker: _Worker) -> None:
         worker.kill()
