@@ -97,4 +97,6 @@ def test_large_output_is_streamed_with_bounded_memory(pipeline: Pipeline, remote
     print(
         f"collect peak traced memory: {peak / MIB:.1f} MiB for {2 * target['size'] / MIB:.0f} MiB of outputs"
     )
-    assert peak < 24 * MIB, f"peak {peak / MIB:.1f} MiB"
+    # Three 5 MiB parts in memory plus botocore's copies and buffers measured 16-26 MiB across runs; holding
+    # one output whole would take more than 48 MiB on its own.
+    assert peak < 32 * MIB < OUTPUT_BYTES, f"peak {peak / MIB:.1f} MiB"
