@@ -4,7 +4,6 @@ import os
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -32,7 +31,7 @@ def collector() -> Collector:
         api_client=ClientFactory(config.api),
         s3=aws.s3,
         sqs=aws.sqs,
-        publisher=EventPublisher(boto3.client("events"), config.event_bus_name),
+        publisher=EventPublisher(aws.events, config.event_bus_name),
     )
 
 

@@ -86,6 +86,10 @@ class AwsClients:
         return self.session.client("sqs")
 
     @cached_property
+    def events(self) -> Any:
+        return self.session.client("events")
+
+    @cached_property
     def dynamodb(self) -> Any:
         return self.session.resource("dynamodb")
 

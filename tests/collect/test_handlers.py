@@ -3,8 +3,16 @@ from typing import Any
 
 import pytest
 
+from lassodrop.runtime import AwsClients
 from tests.collect.conftest import Pipeline
-from tests.collect.helpers import LambdaContextStub, drain, function_url_event, load_handler, sqs_event
+from tests.collect.helpers import (
+    CallCounter,
+    LambdaContextStub,
+    drain,
+    function_url_event,
+    load_handler,
+    sqs_event,
+)
 
 
 @pytest.fixture
@@ -50,6 +58,32 @@ def test_webhook_makes_collection_immediate(pipeline: Pipeline, environment: dic
     assert [json.loads(m["Body"])["reason"] for m in messages] == ["webhook"]
     assert result == {"batchItemFailures": []}
     assert pipeline.row(object_id)["status"] == "COMPLETED"
+    assert [e["detail-type"] for e in pipeline.stack.events()] == ["Separation Completed"]
+
+
+def test_collect_publishes_through_the_handlers_lazily_built_aws_clients(
+    pipeline: Pipeline, environment: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the collect handler, whose AWS clients all come from one AwsClients
+    built: list[CallCounter] = []
+
+    class CountingClients(AwsClients):
+        def __init__(self) -> None:
+            super().__init__()
+            built.append(CallCounter(self.events, "PutEvents"))
+
+    app = load_handler("collect")
+    monkeypatch.setattr(app, "AwsClients", CountingClients)
+    object_id = pipeline.drop("published.wav")
+    check = json.dumps({"object_id": object_id, "reason": "first-check"})
+    pipeline.stack.sqs.send_message(QueueUrl=pipeline.stack.check_queue_url, MessageBody=check)
+
+    # When it collects the job
+    messages = drain(pipeline.stack.sqs, pipeline.stack.check_queue_url)
+    app.lambda_handler(sqs_event(messages, check_queue_arn(pipeline)), LambdaContextStub())
+
+    # Then its completion event went out through that AwsClients' events client, once
+    assert [counter.counts for counter in built] == [{"PutEvents": 1}]
     assert [e["detail-type"] for e in pipeline.stack.events()] == ["Separation Completed"]
 
 

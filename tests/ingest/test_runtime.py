@@ -46,3 +46,13 @@ def test_injected_clients_replace_the_lazy_ones() -> None:
     clients = AwsClients(s3=fake_s3)
 
     assert clients.s3 is fake_s3
+
+
+def test_every_aws_client_comes_from_the_given_session() -> None:
+    with mock_aws():
+        session = boto3.session.Session(region_name="eu-west-3")
+        clients = AwsClients(session)
+
+        regions = {name: getattr(clients, name).meta.region_name for name in ("s3", "sqs", "events")}
+
+    assert regions == dict.fromkeys(("s3", "sqs", "events"), "eu-west-3")
