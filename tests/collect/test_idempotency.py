@@ -1,10 +1,11 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from lassodrop.collect.events import PublishError
 from lassodrop.collect.service import CheckMessage, LeaseHeldError
+from lassodrop.jobs import Status
 from tests.collect.conftest import Pipeline
 from tests.collect.helpers import CallCounter
 
@@ -127,3 +128,42 @@ def test_webhook_check_on_an_unfinished_job_does_not_fork_the_poll_chain(pipelin
     assert outcome == "not-ready"
     assert pipeline.stack.sent.calls == []
     assert pipeline.row(object_id)["status"] == "SUBMITTED"
+
+
+def test_job_left_collecting_by_a_dead_worker_is_recorded_expired_when_its_result_is_gone(
+    pipeline: Pipeline,
+) -> None:
+    # Given a worker that claimed the job for collecting and died without handing it back
+    object_id = pipeline.drop("orphan.wav")
+    died_at = datetime.now(UTC)
+    assert pipeline.collector().rows.claim(object_id, "dead-worker", died_at, 900)
+    pipeline.emulator.state.set_timings(result_retention_seconds=0)
+
+    # When its check is redelivered after the lease ran out, and the result has expired meanwhile
+    later = pipeline.collector(clock=lambda: died_at + timedelta(seconds=901))
+    outcome = later.handle(check(object_id, "first-check"))
+
+    # Then the job ends EXPIRED with one event, instead of staying COLLECTING with nothing left to move it
+    assert outcome == "EXPIRED"
+    row = pipeline.row(object_id)
+    assert row["status"] == "EXPIRED"
+    assert "lease_owner" not in row
+    assert [e["detail"]["status"] for e in pipeline.stack.events()] == ["EXPIRED"]
+
+
+def test_terminal_write_without_a_lease_never_takes_a_live_collection(pipeline: Pipeline) -> None:
+    # Given a worker collecting under a live lease
+    object_id = pipeline.drop("busy.wav")
+    now = datetime.now(UTC)
+    rows = pipeline.collector().rows
+    assert rows.claim(object_id, "live-worker", now, 900)
+
+    # When another path tries to end the job without holding the lease
+    finished = rows.finish(object_id, Status.EXPIRED, {"reason": "x"}, now, owner=None)
+
+    # Then nothing changes: the live worker still owns the row
+    assert finished is None
+    assert (pipeline.row(object_id)["status"], pipeline.row(object_id)["lease_owner"]) == (
+        "COLLECTING",
+        "live-worker",
+    )

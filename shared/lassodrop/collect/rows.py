@@ -68,12 +68,21 @@ class CollectRows:
     ) -> Job | None:
         """Write a terminal status with `fields`; returns the new row, or None when another writer got there.
 
-        Without `owner` the row must still be SUBMITTED; with it, COLLECTING under our lease. The row is left
-        `event_published = false` with a short publish lease held by the writer (see claim_publish).
+        Without `owner` the row must still be SUBMITTED, or COLLECTING under a lease that ran out (its worker
+        died mid-copy: nobody else would ever end the job); with it, COLLECTING under our lease. The row is
+        left `event_published = false` with a short publish lease held by the writer (see claim_publish).
         """
         sets = {**fields, "event_published": False, "publish_lease_until": epoch(now) + PUBLISH_LEASE_SECONDS}
         if owner is None:
-            return self._store.transition(object_id, expected=[Status.SUBMITTED], to=status, sets=sets)
+            return self._store.transition(
+                object_id,
+                expected=[Status.SUBMITTED, Status.COLLECTING],
+                to=status,
+                sets=sets,
+                remove=["lease_owner", "lease_until"],
+                condition="#status = :submitted OR lease_until < :now",
+                values={":submitted": Status.SUBMITTED, ":now": epoch(now)},
+            )
         return self._store.transition(
             object_id,
             expected=[Status.COLLECTING],
