@@ -256,6 +256,24 @@ def test_malformed_spans_metadata_is_rejected(stack: Stack, ingest: Ingest, emul
     assert emulator.state.uploads == []
 
 
+def test_undecodable_encoded_prompt_metadata_is_rejected_not_retried(
+    stack: Stack, ingest: Ingest, emulator: EmulatorServer
+) -> None:
+    # Given an object whose prompt metadata names a charset nobody knows
+    metadata = {"prompt": "=?x-no-such-charset?q?isolate_the_vocals?="}
+    stack.drop("p.wav", wav_bytes(1024), ContentType="audio/wav", Metadata=metadata)
+
+    # When it is delivered
+    response = ingest(stack.receive_ingest())
+
+    # Then it is rejected for good with a reason, instead of failing every delivery into the DLQ
+    assert response == {"batchItemFailures": []}
+    row = _only_row(stack)
+    assert (row.status, row.get("error")["code"]) == (Status.REJECTED, "INVALID_INPUT")
+    assert "prompt" in row.get("reason")
+    assert emulator.state.uploads == []
+
+
 def test_two_502s_from_create_upload_are_retried_and_one_job_is_submitted(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:

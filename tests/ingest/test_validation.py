@@ -118,6 +118,22 @@ def test_rfc2047_encoded_metadata_prompt_is_decoded() -> None:
     assert choice.prompt == "isole la voix de l'élève"
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("prompt", "=?x-no-such-charset?q?vocals?="),
+        ("prompt", "=?utf-8?b?//79?="),
+        ("spans", "=?nope?q?[]?="),
+    ],
+)
+def test_undecodable_encoded_metadata_is_rejected_with_a_reason(name: str, value: str) -> None:
+    with pytest.raises(Rejection) as caught:
+        choose_prompt("a.wav", {name: value}, {}, "d")
+
+    assert caught.value.code is RejectCode.INVALID_INPUT
+    assert repr(name) in caught.value.reason
+
+
 def test_valid_spans_are_normalised() -> None:
     spans = parse_spans(json.dumps([{"start": 0, "end": 2.5}, {"start": 3, "end": 4, "include": False}]))
 

@@ -27,7 +27,7 @@ def choose_prompt(
     key: str, metadata: Mapping[str, str], prefix_prompts: Mapping[str, str], default_prompt: str
 ) -> PromptChoice:
     spans = parse_spans(metadata["spans"]) if metadata.get("spans") else None
-    own = _decode_metadata(metadata.get("prompt", "")).strip()
+    own = _decode_metadata(metadata.get("prompt", ""), "prompt").strip()
     if own:
         return PromptChoice(own, spans, "metadata")
     matches = [prefix for prefix in prefix_prompts if key.startswith(prefix)]
@@ -40,7 +40,7 @@ def choose_prompt(
 def parse_spans(raw: str) -> list[dict[str, Any]]:
     """Spans from metadata JSON: a list of {"start", "end", "include"?} in seconds; Rejection if malformed."""
     try:
-        value = json.loads(_decode_metadata(raw))
+        value = json.loads(_decode_metadata(raw, "spans"))
     except json.JSONDecodeError as exc:
         raise _bad_spans(f"metadata 'spans' is not JSON ({exc.msg})") from exc
     if not isinstance(value, list) or not value or len(value) > MAX_SPANS:
@@ -69,11 +69,16 @@ def _bad_spans(reason: str) -> Rejection:
     return Rejection(RejectCode.INVALID_SPANS, reason)
 
 
-def _decode_metadata(value: str) -> str:
+def _decode_metadata(value: str, name: str) -> str:
     # S3 metadata is ASCII on the wire; non-ASCII values set through SDKs arrive as RFC 2047 encoded words.
     if not value.startswith("=?"):
         return value
-    parts = email.header.decode_header(value)
-    return "".join(
-        part.decode(charset or "utf-8") if isinstance(part, bytes) else part for part, charset in parts
-    )
+    try:
+        parts = email.header.decode_header(value)
+        return "".join(
+            part.decode(charset or "utf-8") if isinstance(part, bytes) else part for part, charset in parts
+        )
+    except (LookupError, UnicodeDecodeError) as exc:  # an unknown charset, or bytes not in it
+        raise Rejection(
+            RejectCode.INVALID_INPUT, f"metadata {name!r} is a malformed RFC 2047 encoded word ({exc})"
+        ) from exc
