@@ -236,6 +236,24 @@ def test_missing_module_fails_with_import_error_and_leaves_no_worker(toy, settin
     assert sandbox.pid is None
 
 
+def test_failed_init_is_still_framed_and_reported_with_its_error_type(toy, settings, logs, sandboxes):
+    # Given a function whose module cannot be imported
+    sandbox = start(
+        toy("import not_a_module\ndef lambda_handler(event, context):\n    pass\n"), settings, logs, sandboxes
+    )
+
+    # When it is invoked
+    invocation = sandbox.invoke({})
+
+    # Then, as in Lambda, the invocation has its START, END and REPORT lines, the REPORT naming the error
+    assert f"START RequestId: {invocation.request_id} Version: $LATEST" in logs.text()
+    assert f"END RequestId: {invocation.request_id}" in logs.text()
+    [report] = logs.reports()
+    assert report.startswith(f"REPORT RequestId: {invocation.request_id}\tDuration: ")
+    assert "\tMemory Size: 128 MB\t" in report
+    assert report.endswith("\tStatus: error\tError Type: Runtime.ImportModuleError")
+
+
 def test_unserialisable_result_fails_with_marshal_error(toy, settings, logs, sandboxes):
     sandbox = start(
         toy("def lambda_handler(event, context):\n    return object()\n"), settings, logs, sandboxes

@@ -256,6 +256,7 @@ class Sandbox:
 
     def _init(self, worker: _Worker, request_id: str) -> Invocation | None:
         path = [str(self.spec.code_dir), *(str(layer) for layer in self.spec.layers)]
+        started = time.monotonic()
         worker.send(
             {"type": "init", "handler": self.spec.handler, "path": path, "spawned_at": worker.spawned_at}
         )
@@ -272,14 +273,26 @@ class Sandbox:
         if reply is not None and reply["type"] == "ready":
             self._init_ms = reply["init_ms"]
             return None
+        memory = bootstrap.peak_rss_mb(f"/proc/{worker.process.pid}/status") or 0
         self._discard(worker)
         error = (
             reply["error"]
             if reply
             else {"errorType": "Runtime.ExitError", "errorMessage": "exited during init"}
         )
+        duration_ms = (time.monotonic() - started) * 1000
         self._sink(self.spec.name, json.dumps(error))
-        return Invocation(request_id, False, error, 0.0, cold=True)
+        self._report_failed_init(request_id, duration_ms, memory, str(error.get("errorType")))
+        return Invocation(request_id, False, error, duration_ms, cold=True)
+
+    def _report_failed_init(self, request_id: str, duration_ms: float, memory: int, error_type: str) -> None:
+        # Lambda still frames an invocation whose init failed, and its REPORT names the error.
+        self._sink(self.spec.name, f"START RequestId: {request_id} Version: $LATEST")
+        self._sink(self.spec.name, f"END RequestId: {request_id}")
+        report = bootstrap.report_line(
+            request_id, duration_ms, self.spec.memory_size, memory, None, error_type=error_type
+        )
+        self._sink(self.spec.name, report)
 
     def _timed_out(self, worker: _Worker, request_id: str, started: float, cold: bool) -> Invocation:
         duration_ms = (time.monotonic() - started) * 1000
