@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from lassodrop_local.emulator import EmulatorServer
+from lassodrop_local.emulator.state import EmulatorState, Timings
+from lassodrop_local.emulator.webhooks import WebhookDispatcher
 from tests.emulator.helpers import submit, wait_until
 
 PUBLIC = "https://cdn.example.com/a.wav"
@@ -136,3 +138,29 @@ def test_non_loopback_receivers_are_not_called(emulator: EmulatorServer, api_key
     assert delivery.status is None
     assert delivery.error is not None
     assert "loopback" in delivery.error
+
+
+def test_dispatcher_stops_even_when_stop_lands_just_after_its_loop_checked(tmp_path) -> None:
+    # Given an idle dispatcher whose stop() arrives between its loop's check and its wait
+    dispatcher = WebhookDispatcher(EmulatorState({}, Timings(), tmp_path), lambda job: {})
+
+    class StopRightAfterTheCheck(threading.Event):
+        checks = 0
+
+        def is_set(self) -> bool:
+            seen = super().is_set()
+            StopRightAfterTheCheck.checks += 1
+            if StopRightAfterTheCheck.checks == 1:
+                self.set()
+                with dispatcher._wakeup:
+                    dispatcher._wakeup.notify_all()
+            return seen
+
+    dispatcher._stopping = StopRightAfterTheCheck()
+
+    # When it runs
+    dispatcher.start()
+    dispatcher._thread.join(timeout=2)
+
+    # Then its thread ended instead of waiting for a wake-up that already went by
+    assert not dispatcher._thread.is_alive()

@@ -87,6 +87,10 @@ class WebhookDispatcher:
 
     def _next_due(self) -> str | None:
         with self._wakeup:
+            # Checked under the lock: a stop() that landed after the loop's own check would otherwise
+            # notify nobody, and this wait would only end with the process.
+            if self._stopping.is_set():
+                return None
             if not self._due:
                 self._wakeup.wait()
                 return None
