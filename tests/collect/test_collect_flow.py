@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from lassodrop.audiolasso import ConnectionFailedError
+from lassodrop.audiolasso import AuthenticationError, ConnectionFailedError
 from lassodrop.collect.service import CheckMessage
 from tests.collect.conftest import OUTPUT_PREFIX, Pipeline, wav_bytes
 
@@ -203,3 +203,44 @@ def test_interrupted_download_hands_the_job_back_and_the_retry_completes(pipelin
 
     assert collector.handle(check(object_id)) == "COMPLETED"
     assert body(pipeline, f"{OUTPUT_PREFIX}flaky.wav/target.wav") == audio
+
+
+def test_status_url_on_a_foreign_host_is_recorded_not_fetched_or_retried(pipeline: Pipeline) -> None:
+    # Given a submitted job whose stored status URL points somewhere the client must not go
+    object_id = pipeline.drop("foreign.wav")
+    pipeline.stack.table.update_item(
+        Key={"object_id": object_id},
+        UpdateExpression="SET status_url = :url",
+        ExpressionAttributeValues={":url": "https://attacker.example/v1/queue/requests/req_1/status"},
+    )
+
+    # When its check is processed
+    outcome = pipeline.collector().handle(check(object_id))
+
+    # Then the job ends FAILED with the reason, the message is not retried, and a failure event says so
+    assert outcome == "FAILED"
+    row = pipeline.row(object_id)
+    assert row["error"]["code"] == "UNSAFE_URL"
+    assert row["reason"] == "the job could not be followed"
+    assert [e["detail-type"] for e in pipeline.stack.events()] == ["Separation Failed"]
+
+
+def test_request_unknown_to_the_service_is_recorded_not_retried(pipeline: Pipeline) -> None:
+    object_id = pipeline.drop("unknown.wav")
+    pipeline.emulator.state.fail_next("status", 404)
+
+    outcome = pipeline.collector().handle(check(object_id))
+
+    assert outcome == "FAILED"
+    assert pipeline.row(object_id)["error"]["code"] == "NOT_FOUND"
+
+
+def test_revoked_key_is_retried_so_a_fixed_key_and_a_redrive_resume_the_job(pipeline: Pipeline) -> None:
+    object_id = pipeline.drop("revoked.wav")
+    pipeline.emulator.state.fail_next("status", 401)
+
+    with pytest.raises(AuthenticationError):
+        pipeline.collector().handle(check(object_id))
+
+    assert pipeline.row(object_id)["status"] == "SUBMITTED"
+    assert pipeline.collector().handle(check(object_id)) == "COMPLETED"

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from boto3.s3.transfer import TransferConfig
 
-from lassodrop.audiolasso.errors import ExpiredError, JobFailedError, NotFoundError, NotReadyError
+from lassodrop.audiolasso.errors import (
+    AudioLassoError,
+    BadRequestError,
+    ExpiredError,
+    JobFailedError,
+    NotFoundError,
+    NotReadyError,
+    UnsafeUrlError,
+)
 from lassodrop.audiolasso.models import JobResult, JobStatus
 from lassodrop.collect import backoff, events, resultdoc
 from lassodrop.collect.config import CollectConfig
@@ -93,8 +101,14 @@ class Collector:
             return "not-submitted"
         if job.status == Status.COLLECTING and (job.lease_until or 0) >= epoch(self.clock()):
             raise LeaseHeldError(job.object_id)
-        status = self.api.status(job.request_id, status_url=job.status_url)
-        return self._act_on(job, status, message.reason)
+        try:
+            status = self.api.status(job.request_id, status_url=job.status_url)
+            return self._act_on(job, status, message.reason)
+        except _UNRECOVERABLE as error:
+            # Asking again gets the same answer (a URL we refuse, a request the service does not know), so
+            # record it on the row instead of retrying the message into the DLQ with nothing said.
+            logger.warning("job cannot be followed", error=str(error))
+            return self._fail(job, _code_of(error), str(error), reason="the job could not be followed")
 
     def _act_on(self, job: Job, status: JobStatus, reason: str) -> str:
         logger.info("job status read", service_status=status.status, reason=reason)
@@ -188,10 +202,8 @@ class Collector:
             _count_completion(stored, timings)
         return outcome
 
-    def _fail(self, job: Job, code: str, text: str) -> str:
-        return self._end(
-            job, Status.FAILED, {"reason": "the service failed the job", "error": _error(code, text)}
-        )
+    def _fail(self, job: Job, code: str, text: str, *, reason: str = "the service failed the job") -> str:
+        return self._end(job, Status.FAILED, {"reason": reason, "error": _error(code, text)})
 
     def _end(self, job: Job, status: Status, fields: Mapping[str, Any], *, owner: str | None = None) -> str:
         """Record a terminal status (conditionally), count it, then publish its event."""
@@ -275,6 +287,17 @@ def _source(job: Job) -> resultdoc.Source:
         prompt=job.get("prompt", ""),
         request_id=job.request_id or "",
     )
+
+
+# Errors that no retry can mend; auth errors (401/403) are left retryable on purpose: fixing the key and
+# redriving the DLQ resumes those jobs.
+_UNRECOVERABLE = (UnsafeUrlError, BadRequestError, NotFoundError)
+
+
+def _code_of(error: AudioLassoError) -> str:
+    if error.code:
+        return error.code
+    return "UNSAFE_URL" if isinstance(error, UnsafeUrlError) else f"HTTP_{error.status_code}"
 
 
 def _error(code: str, message: str) -> dict[str, str]:
