@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.utilities import parameters
 
-from lassodrop.audiolasso import AudioLassoClient
+from lassodrop.audiolasso import AudioLassoClient, InvalidInputError, StorageHosts
 
 # A rotated key is picked up within this many seconds without a cold start.
 SECRET_MAX_AGE_SECONDS = 300
@@ -49,13 +49,24 @@ def read_bool(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     return raw in ("true", "1", "yes")
 
 
+def read_host_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated list of storage host names or "*.domain" patterns; blank entries are ignored."""
+    hosts = tuple(entry.strip() for entry in env.get(name, "").split(",") if entry.strip())
+    try:
+        StorageHosts(hosts)
+    except InvalidInputError as error:
+        raise ConfigError(f"{name}: {error}") from None
+    return hosts
+
+
 @dataclass(frozen=True)
 class ApiSettings:
-    """Where AudioLasso is and where its key lives."""
+    """Where AudioLasso is, where its key lives, and which storage hosts may serve its signed URLs."""
 
     base_url: str
     api_key_secret_arn: str
     allow_local: bool = False
+    signed_url_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ApiSettings":
@@ -63,6 +74,7 @@ class ApiSettings:
             base_url=require(env, "AUDIOLASSO_BASE_URL"),
             api_key_secret_arn=require(env, "API_KEY_SECRET_ARN"),
             allow_local=read_bool(env, "AUDIOLASSO_ALLOW_LOCAL", default=False),
+            signed_url_hosts=read_host_list(env, "AUDIOLASSO_SIGNED_URL_HOSTS"),
         )
 
 
@@ -123,4 +135,9 @@ class ClientFactory:
 
 
 def build_client(settings: ApiSettings, api_key: str) -> AudioLassoClient:
-    return AudioLassoClient(api_key, settings.base_url, allow_local=settings.allow_local)
+    return AudioLassoClient(
+        api_key,
+        settings.base_url,
+        allow_local=settings.allow_local,
+        signed_url_hosts=settings.signed_url_hosts,
+    )

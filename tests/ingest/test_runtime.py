@@ -6,7 +6,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from lassodrop.audiolasso import UnsafeUrlError
 from lassodrop.runtime import ApiSettings, AwsClients, ClientFactory, ConfigError, read_api_key
+
+API_ENV = {"AUDIOLASSO_BASE_URL": "https://audiolasso.dev", "API_KEY_SECRET_ARN": "arn:secret"}
 
 
 @pytest.fixture
@@ -56,3 +59,35 @@ def test_every_aws_client_comes_from_the_given_session() -> None:
         regions = {name: getattr(clients, name).meta.region_name for name in ("s3", "sqs", "events")}
 
     assert regions == dict.fromkeys(("s3", "sqs", "events"), "eu-west-3")
+
+
+def test_signed_url_hosts_are_read_as_a_comma_separated_list_without_blanks() -> None:
+    env = {**API_ENV, "AUDIOLASSO_SIGNED_URL_HOSTS": " *.r2.cloudflarestorage.com, ,bucket.s3.amazonaws.com,"}
+
+    settings = ApiSettings.from_env(env)
+
+    assert settings.signed_url_hosts == ("*.r2.cloudflarestorage.com", "bucket.s3.amazonaws.com")
+
+
+@pytest.mark.parametrize("value", [None, "", " , "])
+def test_no_signed_url_hosts_means_only_the_service_host(value: str | None) -> None:
+    env = API_ENV if value is None else {**API_ENV, "AUDIOLASSO_SIGNED_URL_HOSTS": value}
+
+    assert ApiSettings.from_env(env).signed_url_hosts == ()
+
+
+def test_a_malformed_signed_url_host_is_a_configuration_error_naming_the_variable() -> None:
+    env = {**API_ENV, "AUDIOLASSO_SIGNED_URL_HOSTS": "https://bucket.s3.amazonaws.com"}
+
+    with pytest.raises(ConfigError, match="AUDIOLASSO_SIGNED_URL_HOSTS"):
+        ApiSettings.from_env(env)
+
+
+def test_the_built_client_accepts_signed_urls_on_the_configured_hosts_only() -> None:
+    settings = ApiSettings.from_env({**API_ENV, "AUDIOLASSO_SIGNED_URL_HOSTS": "*.r2.cloudflarestorage.com"})
+
+    client = ClientFactory(settings, lambda _: "al_key")()
+
+    assert client.urls.check_signed("https://acct.r2.cloudflarestorage.com/u?sig=1")
+    with pytest.raises(UnsafeUrlError):
+        client.urls.check_api("https://acct.r2.cloudflarestorage.com/v1/queue/requests/req_1/status")

@@ -111,7 +111,12 @@ def test_distinct_single_folders_are_accepted_for_same_bucket_outputs(sam_templa
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("MaxConcurrentUploads", "1"), ("MaxConcurrentUploads", "1001"), ("EnableWebhooks", "yes")],
+    [
+        ("MaxConcurrentUploads", "1"),
+        ("MaxConcurrentUploads", "1001"),
+        ("EnableWebhooks", "yes"),
+        ("AudioLassoSignedUrlHosts", "https://bucket.s3.amazonaws.com/"),
+    ],
 )
 def test_out_of_range_parameters_are_refused(sam_template: dict[str, Any], name: str, value: str) -> None:
     with pytest.raises(TemplateRuleError, match=name):

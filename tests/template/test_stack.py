@@ -18,7 +18,12 @@ COMMON = {
     "JOBS_TABLE",
     "CHECK_QUEUE_URL",
 }
-API_CALLERS = COMMON | {"API_KEY_SECRET_ARN", "AUDIOLASSO_BASE_URL", "AUDIOLASSO_ALLOW_LOCAL"}
+API_CALLERS = COMMON | {
+    "API_KEY_SECRET_ARN",
+    "AUDIOLASSO_BASE_URL",
+    "AUDIOLASSO_ALLOW_LOCAL",
+    "AUDIOLASSO_SIGNED_URL_HOSTS",
+}
 CONTRACT_ENVIRONMENT = {
     "IngestFunction": API_CALLERS
     | {
@@ -71,6 +76,7 @@ def test_environment_names_the_created_resources(build_stack: BuildStack) -> Non
     assert ingest["API_KEY_SECRET_ARN"] == stack.api_key_secret_arn
     assert ingest["AUDIOLASSO_ALLOW_LOCAL"] == "false"
     assert ingest["AUDIOLASSO_BASE_URL"] == "https://audiolasso.dev"
+    assert ingest["AUDIOLASSO_SIGNED_URL_HOSTS"] == ""
     assert ingest["DEFAULT_PROMPT"] == "isolate the lead vocal"
     assert json.loads(ingest["PREFIX_PROMPTS"]) == {"incoming/drums/": "isolate the drums"}
     assert ingest["INPUT_PREFIX"] == "incoming/"
@@ -78,6 +84,19 @@ def test_environment_names_the_created_resources(build_stack: BuildStack) -> Non
     collect = stack.functions["CollectFunction"].environment
     assert collect["GIVE_UP_AFTER_SECONDS"] == "86400"
     assert int(collect["MAX_CHECK_DELAY_SECONDS"]) <= 900
+
+
+def test_signed_url_hosts_reach_every_function_that_calls_the_api(build_stack: BuildStack) -> None:
+    hosts = "*.r2.cloudflarestorage.com,bucket.s3.amazonaws.com"
+    stack = build_stack({"EnableWebhooks": "true", "AudioLassoSignedUrlHosts": hosts})
+
+    passed = {
+        name: function.environment.get("AUDIOLASSO_SIGNED_URL_HOSTS")
+        for name, function in stack.functions.items()
+        if "AUDIOLASSO_BASE_URL" in function.environment
+    }
+
+    assert passed == {"IngestFunction": hosts, "CollectFunction": hosts}
 
 
 def test_functions_run_their_codeuri_with_the_shared_layer(build_stack: BuildStack) -> None:

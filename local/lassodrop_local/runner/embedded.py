@@ -42,6 +42,7 @@ class Provider:
     api_key: str
     base_url: str
     allow_local: bool
+    signed_url_hosts: str = ""
 
 
 def function_overrides(provider: Provider) -> dict[str, str]:
@@ -50,6 +51,7 @@ def function_overrides(provider: Provider) -> dict[str, str]:
     return {
         "AUDIOLASSO_BASE_URL": provider.base_url,
         "AUDIOLASSO_ALLOW_LOCAL": "true" if local else "false",
+        "AUDIOLASSO_SIGNED_URL_HOSTS": provider.signed_url_hosts,
         "FIRST_CHECK_DELAY_SECONDS": FIRST_CHECK_DELAY_SECONDS,
         "MAX_CHECK_DELAY_SECONDS": EMULATOR_MAX_CHECK_DELAY_SECONDS
         if local
@@ -150,7 +152,8 @@ class EmbeddedStack:
             base_url = self._env.get("AUDIOLASSO_BASE_URL", "").strip() or _template_default_base_url(
                 self._template_path
             )
-            return Provider(api_key, base_url, allow_local=False)
+            signed_url_hosts = self._env.get("AUDIOLASSO_SIGNED_URL_HOSTS", "").strip()
+            return Provider(api_key, base_url, allow_local=False, signed_url_hosts=signed_url_hosts)
         emulator = EmulatorServer(
             api_keys=(LOCAL_API_KEY,), queue_seconds=EMULATOR_QUEUE_SECONDS, run_seconds=EMULATOR_RUN_SECONDS
         )

@@ -38,7 +38,7 @@ from lassodrop.audiolasso.models import (
     Upload,
 )
 from lassodrop.audiolasso.upload import MAX_UPLOAD_BYTES, ExactLengthBody, check_upload_input
-from lassodrop.audiolasso.urls import UrlPolicy
+from lassodrop.audiolasso.urls import StorageHosts, UrlPolicy
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -71,6 +71,7 @@ __all__ = [
     "ServiceUnavailableError",
     "SourceLengthError",
     "Span",
+    "StorageHosts",
     "Submission",
     "UnexpectedResponseError",
     "UnsafeUrlError",

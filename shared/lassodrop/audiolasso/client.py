@@ -65,7 +65,9 @@ class AudioLassoClient:
 
     Every call has a (connect, read) timeout. Idempotent calls are retried with backoff on network errors,
     500, 502, 429 and 503 (honouring Retry-After); `submit` is not (see its docstring). Every URL the service
-    returns is checked by a UrlPolicy before use, and signed upload and output URLs get no credentials.
+    returns is checked by a UrlPolicy before use: status, result and stream URLs, which get the key, only on
+    the base URL's host; signed upload and output URLs, which get no credentials, also on `signed_url_hosts`
+    (exact names or "*.domain" patterns, https only).
     """
 
     def __init__(
@@ -74,7 +76,7 @@ class AudioLassoClient:
         base_url: str = DEFAULT_BASE_URL,
         *,
         allow_local: bool = False,
-        extra_hosts: Sequence[str] = (),
+        signed_url_hosts: Sequence[str] = (),
         session: requests.Session | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         max_retries: int = 4,
@@ -82,7 +84,7 @@ class AudioLassoClient:
     ) -> None:
         if not api_key:
             raise InvalidInputError("an API key is required")
-        self.urls = UrlPolicy(base_url, allow_local=allow_local, extra_hosts=extra_hosts)
+        self.urls = UrlPolicy(base_url, allow_local=allow_local, signed_url_hosts=signed_url_hosts)
         self.retry_policy = RetryPolicy(max_retries=max_retries)
         self._api_root = base_url.rstrip("/") + "/v1"
         self._auth_headers = {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT}
@@ -128,7 +130,7 @@ class AudioLassoClient:
         check_upload_size(size)
         if upload.upload_method not in ("PUT", "POST"):
             raise UnexpectedResponseError(f"unsupported upload method {upload.upload_method!r}")
-        url = self.urls.check(upload.upload_url)
+        url = self.urls.check_signed(upload.upload_url)
         started = time.monotonic()
         body = ExactLengthBody(source, size)
         response = self._send_signed(upload.upload_method, url, data=body, headers=dict(upload.headers))
@@ -238,7 +240,7 @@ class AudioLassoClient:
 
     def _job_url(self, request_id: str | None, given_url: str | None, suffix: str) -> str:
         if given_url:
-            return self.urls.check(given_url)
+            return self.urls.check_api(given_url)
         if not request_id:
             raise InvalidInputError("a request_id or the URL the service returned is required")
         return self._api(f"/queue/requests/{_segment(request_id)}/{suffix}")
@@ -297,7 +299,7 @@ class AudioLassoClient:
 
     def _get_following_redirects(self, url: str) -> requests.Response:
         for _ in range(_MAX_REDIRECTS + 1):
-            response = self._send_signed("GET", self.urls.check(url), redirect_ok=True, stream=True)
+            response = self._send_signed("GET", self.urls.check_signed(url), redirect_ok=True, stream=True)
             if not response.is_redirect:
                 return response
             url = urljoin(url, response.headers["Location"])
