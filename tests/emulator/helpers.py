@@ -1,14 +1,13 @@
 """Small helpers for the emulator tests: WAV files, the upload/submit steps, bounded polling."""
 
-import time
 import wave
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from lassodrop_local.emulator import EmulatorServer
+from tests.support import wait_until
 
 
 def make_wav(path: Path, frames: int = 4410, rate: int = 22050, channels: int = 2) -> Path:
@@ -48,17 +47,6 @@ def submit(emulator: EmulatorServer, key: str, body: dict[str, Any]) -> requests
     return requests.post(
         f"{emulator.base_url}/v1/queue/audio/separate", json=body, headers=auth(key), timeout=5
     )
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
-    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def wait_for_status(status_url: str, key: str, timeout: float = 10.0) -> dict[str, Any]:

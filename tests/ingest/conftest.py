@@ -18,7 +18,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from lassodrop.ingest.service import IngestService
-from lassodrop.jobs import Job, JobStore
+from lassodrop.jobs import Job, JobStore, object_id_for
 from lassodrop.observability import metrics
 from lassodrop_local.emulator import EmulatorServer
 from tests.fixtures.aws import AwsStack
@@ -81,6 +81,24 @@ class Stack:
 
     def rows(self) -> list[Job]:
         return [Job.from_item(item) for item in self.table.scan()["Items"]]
+
+    def put_stale_upload_row(self, key: str, put: dict[str, Any], lease_until: int, **extra: Any) -> str:
+        """The UPLOADING row a worker leaves behind when it dies mid-upload (plus `extra` attributes)."""
+        object_id = object_id_for(self.bucket, key, etag=put["ETag"])
+        self.table.put_item(
+            Item={
+                "object_id": object_id,
+                "status": "UPLOADING",
+                "bucket": self.bucket,
+                "key": key,
+                "source_uri": f"s3://{self.bucket}/{key}",
+                "created_at": "2026-11-24T00:00:00.000Z",
+                "attempts": 1,
+                "lease_until": lease_until,
+                **extra,
+            }
+        )
+        return object_id
 
 
 def sqs_record(body: str, message_id: str = "msg-1", receipt: str = "receipt-1") -> dict[str, Any]:

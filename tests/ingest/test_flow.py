@@ -351,29 +351,12 @@ def test_upload_dropped_midway_is_retried_from_a_fresh_get_object(
     assert len(emulator.state.submissions) == 1
 
 
-def _stale_upload_row(stack: Stack, key: str, put: dict[str, Any], lease_until: int) -> str:
-    object_id = object_id_for(stack.bucket, key, etag=put["ETag"])
-    stack.table.put_item(
-        Item={
-            "object_id": object_id,
-            "status": "UPLOADING",
-            "bucket": stack.bucket,
-            "key": key,
-            "source_uri": f"s3://{stack.bucket}/{key}",
-            "created_at": "2026-11-24T00:00:00.000Z",
-            "attempts": 1,
-            "lease_until": lease_until,
-        }
-    )
-    return object_id
-
-
 def test_upload_interrupted_by_a_crash_is_redone_after_its_lease_expires(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given a row left UPLOADING by a worker that crashed, its lease long expired
     put = stack.drop("crash.wav", wav_bytes(1024), ContentType="audio/wav")
-    _stale_upload_row(stack, "crash.wav", put, lease_until=1_000)
+    stack.put_stale_upload_row("crash.wav", put, lease_until=1_000)
 
     # When the message is redelivered
     response = ingest(stack.receive_ingest())
@@ -390,7 +373,7 @@ def test_upload_under_a_live_lease_fails_the_record_for_a_later_retry(
 ) -> None:
     # Given a row another worker is uploading right now
     put = stack.drop("busy.wav", wav_bytes(1024), ContentType="audio/wav")
-    _stale_upload_row(stack, "busy.wav", put, lease_until=4_000_000_000)
+    stack.put_stale_upload_row("busy.wav", put, lease_until=4_000_000_000)
     event = stack.receive_ingest()
 
     # When a duplicate event arrives
@@ -410,7 +393,7 @@ def test_one_failing_record_fails_alone_in_a_batch(
     for key in ("one.wav", "two.wav"):
         stack.drop(key, wav_bytes(1024), ContentType="audio/wav")
     busy_put = stack.drop("busy.wav", wav_bytes(2048), ContentType="audio/wav")
-    _stale_upload_row(stack, "busy.wav", busy_put, lease_until=4_000_000_000)
+    stack.put_stale_upload_row("busy.wav", busy_put, lease_until=4_000_000_000)
     event = stack.receive_ingest(expected=3)
     busy_message = next(r["messageId"] for r in event["Records"] if "busy.wav" in r["body"])
 

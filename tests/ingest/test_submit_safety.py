@@ -1,7 +1,5 @@
 """A submit is never sent twice: the API has no idempotency key, and a second submit may bill a second job."""
 
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,9 +17,10 @@ from lassodrop.audiolasso.errors import (
     UpstreamError,
 )
 from lassodrop.ingest.service import submit_outcome_unknown
-from lassodrop.jobs import SUBMIT_UNCONFIRMED, Job, Status, object_id_for
+from lassodrop.jobs import SUBMIT_UNCONFIRMED, Job, Status
 from lassodrop_local.emulator import EmulatorServer
 from tests.ingest.conftest import Ingest, Stack, wav_bytes
+from tests.support import wait_until
 
 
 def _only_row(stack: Stack) -> Job:
@@ -38,13 +37,6 @@ def _assert_failed_unconfirmed(stack: Stack) -> Job:
     assert row.lease_until is None
     assert row.request_id is None
     return row
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def test_submit_whose_answer_is_lost_fails_unconfirmed_and_a_redelivery_does_not_resubmit(
@@ -87,28 +79,19 @@ def test_submit_timing_out_after_sending_fails_unconfirmed(
     # Then the row is failed as unconfirmed; the job the emulator still created is the only one
     assert response == {"batchItemFailures": []}
     _assert_failed_unconfirmed(stack)
-    _wait_for(lambda: len(emulator.state.submissions) == 1)
+    wait_until(lambda: len(emulator.state.submissions) == 1, timeout=5.0)
     assert ingest(event) == {"batchItemFailures": []}
     assert len(emulator.state.submissions) == 1
 
 
 def _row_left_mid_submit(stack: Stack, key: str, put: dict[str, Any], lease_until: int) -> str:
-    object_id = object_id_for(stack.bucket, key, etag=put["ETag"])
-    stack.table.put_item(
-        Item={
-            "object_id": object_id,
-            "status": "UPLOADING",
-            "bucket": stack.bucket,
-            "key": key,
-            "source_uri": f"s3://{stack.bucket}/{key}",
-            "created_at": "2026-11-24T00:00:00.000Z",
-            "attempts": 1,
-            "lease_until": lease_until,
-            "file_id": "file_01uploadedbeforethecrash",
-            "submit_started_at": "2026-11-24T00:00:01.000Z",
-        }
+    return stack.put_stale_upload_row(
+        key,
+        put,
+        lease_until,
+        file_id="file_01uploadedbeforethecrash",
+        submit_started_at="2026-11-24T00:00:01.000Z",
     )
-    return object_id
 
 
 def test_worker_that_died_mid_submit_leaves_a_row_failed_unconfirmed_not_resubmitted(

@@ -2,29 +2,21 @@
 
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lassodrop_local.runner import FunctionSpec
+from tests import support
 
 T = TypeVar("T")
 
 
 def wait_until(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.05) -> T:
-    """Poll until `predicate` returns something truthy; fail the test after `timeout` seconds.
-
-    The default is generous: it only costs time when the test fails, and a loaded machine needs slack.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
+    """`tests.support.wait_until` with a generous default: it only costs time when the test fails, and a
+    loaded machine needs slack."""
+    return support.wait_until(predicate, timeout, interval)
 
 
 def queue_depth(sqs: Any, url: str) -> tuple[int, int]:
