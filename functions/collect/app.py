@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lassodrop.collect.config import CollectConfig
 from lassodrop.collect.events import EventPublisher
-from lassodrop.collect.rows import CollectRows
-from lassodrop.collect.service import CheckMessage, Collector
+from lassodrop.collect.service import Collector
 from lassodrop.jobs import JobStore
+from lassodrop.messages import CheckMessage, CheckQueue
 from lassodrop.observability import logger, metrics, tracer
 from lassodrop.runtime import AwsClients, ClientFactory
 
@@ -27,10 +27,10 @@ def collector() -> Collector:
     aws = AwsClients()
     return Collector(
         config=config,
-        rows=CollectRows(JobStore(aws.table(config.jobs_table))),
+        jobs=JobStore(aws.table(config.jobs_table)),
         api_client=ClientFactory(config.api),
         s3=aws.s3,
-        sqs=aws.sqs,
+        checks=CheckQueue(aws.sqs, config.check_queue_url),
         publisher=EventPublisher(aws.events, config.event_bus_name),
     )
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lassodrop.collect.rows import CollectRows
 from lassodrop.jobs import JobStore
+from lassodrop.messages import CheckQueue
 from lassodrop.observability import logger, tracer
 from lassodrop.runtime import AwsClients
 from lassodrop.webhook import WebhookConfig, WebhookReceiver
@@ -18,7 +18,7 @@ def receiver() -> WebhookReceiver:
     config = WebhookConfig.from_env(os.environ)
     aws = AwsClients()
     return WebhookReceiver(
-        CollectRows(JobStore(aws.table(config.jobs_table))), aws.sqs, config.check_queue_url
+        JobStore(aws.table(config.jobs_table)), CheckQueue(aws.sqs, config.check_queue_url)
     )
 
 

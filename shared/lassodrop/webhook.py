@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lassodrop.collect.rows import CollectRows
-from lassodrop.collect.service import CheckMessage
-from lassodrop.jobs import Job, Status
+from lassodrop.jobs import Job, JobStore, Status
+from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger
 from lassodrop.runtime import require
 
@@ -57,9 +56,8 @@ METHOD_NOT_ALLOWED = _refused(405, "METHOD_NOT_ALLOWED", "webhooks are POSTed")
 
 @dataclass
 class WebhookReceiver:
-    rows: CollectRows
-    sqs: Any
-    check_queue_url: str
+    jobs: JobStore
+    checks: CheckQueue
 
     def handle(self, event: Mapping[str, Any]) -> Reply:
         """Answer one Function URL call (payload format 2.0)."""
@@ -70,7 +68,7 @@ class WebhookReceiver:
         token, object_id = params.get("token"), params.get("object_id")
         if not token or not object_id:
             return UNAUTHENTICATED
-        row = self.rows.get(object_id)
+        row = self.jobs.get(object_id)
         if row is None or not _token_matches(row.webhook_token, token):
             logger.warning("webhook refused", object_id=object_id, known_job=row is not None)
             return FORBIDDEN
@@ -82,8 +80,7 @@ class WebhookReceiver:
             # Finished jobs need nothing; an unsubmitted one gets its first check from ingest.
             logger.info("webhook ignored", status=job.status)
             return Reply(200, {"status": "ignored", "job_status": str(job.status)})
-        check = CheckMessage(job.object_id, job.request_id, "webhook")
-        self.sqs.send_message(QueueUrl=self.check_queue_url, MessageBody=check.to_body(), DelaySeconds=0)
+        self.checks.send(CheckMessage(job.object_id, job.request_id, CheckReason.WEBHOOK))
         logger.info("webhook accepted, check enqueued")
         return Reply(202, {"status": "accepted"})
 

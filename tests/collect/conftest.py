@@ -18,9 +18,10 @@ from lassodrop.audiolasso import AudioLassoClient
 from lassodrop.collect.config import CollectConfig
 from lassodrop.collect.events import EventPublisher
 from lassodrop.collect.outputs import MIB, transfer_config
-from lassodrop.collect.rows import CollectRows
-from lassodrop.collect.service import Collector, utcnow
-from lassodrop.jobs import JobStore
+from lassodrop.collect.service import Collector
+from lassodrop.jobs import JobStore, ObjectDetails
+from lassodrop.messages import CheckQueue
+from lassodrop.timestamps import utcnow
 from lassodrop_local.emulator.server import EmulatorServer
 from tests.collect.helpers import SendRecorder, drain
 from tests.fixtures.aws import AwsStack
@@ -136,7 +137,13 @@ class Pipeline:
         )
         object_id = claim.job.object_id
         token = secrets.token_urlsafe(32)
-        details = {"size": size, "content_type": "audio/wav", "prompt": prompt, "webhook_token": token}
+        details = ObjectDetails(
+            size=size,
+            content_type="audio/wav",
+            prompt=prompt,
+            prompt_source="metadata",
+            webhook_token=token,
+        )
         self.store.record_details(object_id, attempt=claim.job.attempts, details=details)
 
         def open_source() -> Any:
@@ -164,19 +171,20 @@ class Pipeline:
         config = collect_config(self.stack, self.emulator.base_url, **overrides)
         return Collector(
             config=config,
-            rows=CollectRows(self.store),
+            jobs=self.store,
             api_client=lambda: self.client,
             s3=s3 or self.stack.s3,
-            sqs=self.stack.sqs,
+            checks=CheckQueue(self.stack.sqs, config.check_queue_url),
             publisher=EventPublisher(boto3.client("events"), config.event_bus_name),
             clock=clock,
             transfer=transfer_config(chunk_bytes=5 * MIB, concurrency=2),
         )
 
     def row(self, object_id: str) -> dict[str, Any]:
+        """The row as stored (the model's one way out)."""
         job = self.store.get(object_id)
         assert job is not None
-        return dict(job.item)
+        return job.to_item()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from lassodrop.audiolasso import AuthenticationError, ConnectionFailedError
-from lassodrop.collect.service import CheckMessage
+from lassodrop.messages import CheckMessage
 from tests.collect.conftest import OUTPUT_PREFIX, Pipeline, wav_bytes
 
 

@@ -4,8 +4,8 @@ from typing import Any
 import pytest
 
 from lassodrop.collect.events import PublishError
-from lassodrop.collect.service import CheckMessage, LeaseHeldError
-from lassodrop.jobs import Status
+from lassodrop.jobs import Ending, LeaseHeldError, Status
+from lassodrop.messages import CheckMessage
 from tests.collect.conftest import Pipeline
 from tests.collect.helpers import CallCounter
 
@@ -136,7 +136,7 @@ def test_job_left_collecting_by_a_dead_worker_is_recorded_expired_when_its_resul
     # Given a worker that claimed the job for collecting and died without handing it back
     object_id = pipeline.drop("orphan.wav")
     died_at = datetime.now(UTC)
-    assert pipeline.collector().rows.claim(object_id, "dead-worker", died_at, 900)
+    assert pipeline.collector().jobs.claim_collect(object_id, "dead-worker", died_at, 900)
     pipeline.emulator.state.set_timings(result_retention_seconds=0)
 
     # When its check is redelivered after the lease ran out, and the result has expired meanwhile
@@ -155,11 +155,11 @@ def test_terminal_write_without_a_lease_never_takes_a_live_collection(pipeline: 
     # Given a worker collecting under a live lease
     object_id = pipeline.drop("busy.wav")
     now = datetime.now(UTC)
-    rows = pipeline.collector().rows
-    assert rows.claim(object_id, "live-worker", now, 900)
+    jobs = pipeline.collector().jobs
+    assert jobs.claim_collect(object_id, "live-worker", now, 900)
 
     # When another path tries to end the job without holding the lease
-    finished = rows.finish(object_id, Status.EXPIRED, {"reason": "x"}, now, owner=None)
+    finished = jobs.finish(object_id, Ending(Status.EXPIRED, "x"), now, owner=None)
 
     # Then nothing changes: the live worker still owns the row
     assert finished is None

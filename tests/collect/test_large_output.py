@@ -20,7 +20,7 @@ import pytest
 import requests
 
 from lassodrop.collect.outputs import MIB
-from lassodrop.collect.service import CheckMessage
+from lassodrop.messages import CheckMessage
 from tests.collect.conftest import OUTPUT_PREFIX, Pipeline
 
 OUTPUT_BYTES = 48 * MIB

@@ -18,7 +18,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from lassodrop.ingest.service import IngestService
-from lassodrop.jobs import Job, JobStore, object_id_for
+from lassodrop.jobs import Job, JobStore, Status, object_id_for
 from lassodrop.observability import metrics
 from lassodrop_local.emulator import EmulatorServer
 from tests.fixtures.aws import AwsStack
@@ -85,19 +85,18 @@ class Stack:
     def put_stale_upload_row(self, key: str, put: dict[str, Any], lease_until: int, **extra: Any) -> str:
         """The UPLOADING row a worker leaves behind when it dies mid-upload (plus `extra` attributes)."""
         object_id = object_id_for(self.bucket, key, etag=put["ETag"])
-        self.table.put_item(
-            Item={
-                "object_id": object_id,
-                "status": "UPLOADING",
-                "bucket": self.bucket,
-                "key": key,
-                "source_uri": f"s3://{self.bucket}/{key}",
-                "created_at": "2026-11-24T00:00:00.000Z",
-                "attempts": 1,
-                "lease_until": lease_until,
-                **extra,
-            }
+        row = Job(
+            object_id=object_id,
+            status=Status.UPLOADING,
+            bucket=self.bucket,
+            key=key,
+            source_uri=f"s3://{self.bucket}/{key}",
+            created_at="2026-11-24T00:00:00.000Z",
+            attempts=1,
+            lease_until=lease_until,
+            **extra,
         )
+        self.table.put_item(Item=row.to_item())
         return object_id
 
 
@@ -211,7 +210,7 @@ class Ingest:
         def record(params: dict[str, Any], **_: Any) -> None:
             self.sent_checks.append(dict(params))
 
-        self.service.sqs.meta.events.register("provide-client-params.sqs.SendMessage", record)
+        self.service.checks.sqs.meta.events.register("provide-client-params.sqs.SendMessage", record)
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ def test_dropped_file_reaches_audiolasso_byte_for_byte_and_is_submitted(
     # And the row is SUBMITTED with the request id, keyed on bucket, key and ETag
     row = _only_row(stack)
     assert row.object_id == object_id_for(stack.bucket, "music/take.wav", etag=put["ETag"])
-    assert (row.status, row.attempts, row.get("size"), row.get("file_id")) == (
+    assert (row.status, row.attempts, row.size, row.file_id) == (
         Status.SUBMITTED,
         1,
         len(data),
@@ -135,8 +135,8 @@ def test_unusable_objects_are_rejected_with_a_reason_and_nothing_is_uploaded(
     assert response == {"batchItemFailures": []}
     row = _only_row(stack)
     assert row.status == Status.REJECTED
-    assert row.get("error")["code"] == code
-    assert row.get("reason")
+    assert row.error.code == code
+    assert row.reason
     assert emulator.state.uploads == []
     assert emulator.state.submissions == []
     assert stack.check_messages() == []
@@ -154,7 +154,7 @@ def test_generic_content_type_is_sniffed_from_the_first_bytes(
     # Then it was sent as audio/wav
     [upload] = emulator.state.uploads
     assert upload.content_type == "audio/wav"
-    assert _only_row(stack).get("content_type") == "audio/wav"
+    assert _only_row(stack).content_type == "audio/wav"
 
 
 def test_oversized_object_is_rejected_before_any_upload(
@@ -176,8 +176,8 @@ def test_oversized_object_is_rejected_before_any_upload(
 
     # Then it is rejected as too large and nothing reached AudioLasso
     row = _only_row(stack)
-    assert (row.status, row.get("error")["code"]) == (Status.REJECTED, "TOO_LARGE")
-    assert "600000000" in row.get("reason")
+    assert (row.status, row.error.code) == (Status.REJECTED, "TOO_LARGE")
+    assert "600000000" in row.reason
     assert emulator.state.uploads == []
 
 
@@ -195,7 +195,7 @@ def test_object_deleted_before_processing_is_rejected_as_gone(
     # Then the row records OBJECT_GONE and the message is not retried
     assert response == {"batchItemFailures": []}
     row = _only_row(stack)
-    assert (row.status, row.get("error")["code"]) == (Status.REJECTED, "OBJECT_GONE")
+    assert (row.status, row.error.code) == (Status.REJECTED, "OBJECT_GONE")
     assert emulator.state.uploads == []
 
 
@@ -211,7 +211,7 @@ def test_object_overwritten_after_the_event_is_rejected_as_changed(
     ingest(first_event)
 
     # Then the old version is rejected as changed, and the new one goes through on its own event
-    assert _only_row(stack).get("error")["code"] == "OBJECT_CHANGED"
+    assert _only_row(stack).error.code == "OBJECT_CHANGED"
     ingest(stack.receive_ingest())
     [upload] = emulator.state.uploads
     assert upload.size == 2048
@@ -252,7 +252,7 @@ def test_malformed_spans_metadata_is_rejected(stack: Stack, ingest: Ingest, emul
     ingest(stack.receive_ingest())
 
     row = _only_row(stack)
-    assert (row.status, row.get("error")["code"]) == (Status.REJECTED, "INVALID_SPANS")
+    assert (row.status, row.error.code) == (Status.REJECTED, "INVALID_SPANS")
     assert emulator.state.uploads == []
 
 
@@ -269,8 +269,8 @@ def test_undecodable_encoded_prompt_metadata_is_rejected_not_retried(
     # Then it is rejected for good with a reason, instead of failing every delivery into the DLQ
     assert response == {"batchItemFailures": []}
     row = _only_row(stack)
-    assert (row.status, row.get("error")["code"]) == (Status.REJECTED, "INVALID_INPUT")
-    assert "prompt" in row.get("reason")
+    assert (row.status, row.error.code) == (Status.REJECTED, "INVALID_INPUT")
+    assert "prompt" in row.reason
     assert emulator.state.uploads == []
 
 
@@ -325,8 +325,8 @@ def test_invalid_api_key_is_recorded_as_a_terminal_failure(
     assert response == {"batchItemFailures": []}
     row = _only_row(stack)
     assert row.status == Status.FAILED
-    assert row.get("error")["code"] == "UNAUTHENTICATED"
-    assert "401" in row.get("reason")
+    assert row.error.code == "UNAUTHENTICATED"
+    assert "401" in row.reason
 
 
 def test_upload_dropped_midway_is_retried_from_a_fresh_get_object(
@@ -411,7 +411,7 @@ def test_check_enqueue_failure_is_retried_without_resubmitting(
     # Given a check queue that refuses the first message
     stack.drop("q.wav", wav_bytes(1024), ContentType="audio/wav")
     event = stack.receive_ingest()
-    sqs = ingest.service.sqs
+    sqs = ingest.service.checks.sqs
     real_send = sqs.send_message
     calls: list[dict[str, Any]] = []
 
@@ -435,7 +435,7 @@ def test_check_enqueue_failure_is_retried_without_resubmitting(
     assert len(emulator.state.submissions) == 1
     row = _only_row(stack)
     assert row.status == Status.SUBMITTED
-    assert row.get("first_check_enqueued_at")
+    assert row.first_check_enqueued_at
     assert stack.check_messages() == [
         {"object_id": row.object_id, "request_id": row.request_id, "reason": "first-check"}
     ]

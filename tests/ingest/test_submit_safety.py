@@ -6,17 +6,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lassodrop.audiolasso import AudioLassoClient
-from lassodrop.audiolasso.errors import (
-    AudioLassoError,
-    BadRequestError,
-    ConnectionFailedError,
-    RateLimitedError,
-    ServerError,
-    ServiceUnavailableError,
-    UnexpectedResponseError,
-    UpstreamError,
-)
-from lassodrop.ingest.service import submit_outcome_unknown
 from lassodrop.jobs import SUBMIT_UNCONFIRMED, Job, Status
 from lassodrop_local.emulator import EmulatorServer
 from tests.ingest.conftest import Ingest, Stack, wav_bytes
@@ -32,8 +21,8 @@ def _only_row(stack: Stack) -> Job:
 def _assert_failed_unconfirmed(stack: Stack) -> Job:
     row = _only_row(stack)
     assert row.status is Status.FAILED
-    assert row.get("error")["code"] == SUBMIT_UNCONFIRMED
-    assert "upload the object again" in row.get("reason")
+    assert row.error.code == SUBMIT_UNCONFIRMED
+    assert "upload the object again" in row.reason
     assert row.lease_until is None
     assert row.request_id is None
     return row
@@ -54,7 +43,7 @@ def test_submit_whose_answer_is_lost_fails_unconfirmed_and_a_redelivery_does_not
     # Then neither delivery fails (nothing to retry), the row says what happened, and one job exists
     assert first == second == {"batchItemFailures": []}
     row = _assert_failed_unconfirmed(stack)
-    assert row.get("submit_started_at")
+    assert row.submit_started_at
     assert row.attempts == 1
     assert len(emulator.state.submissions) == 1
     assert len(emulator.state.uploads) == 1
@@ -146,7 +135,7 @@ def test_submit_the_service_answers_as_failed_is_retried_on_redelivery_and_submi
 
     # Then the first delivery released the row with its submit marker cleared, and the second submitted
     assert first == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
-    assert (released.status, released.lease_until, released.get("submit_started_at")) == (
+    assert (released.status, released.lease_until, released.submit_started_at) == (
         Status.UPLOADING,
         0,
         None,
@@ -183,23 +172,3 @@ def test_error_after_the_submit_went_out_never_leads_to_a_second_submit(
     assert second == {"batchItemFailures": []}
     _assert_failed_unconfirmed(stack)
     assert len(emulator.state.submissions) == 1
-
-
-@pytest.mark.parametrize(
-    ("error", "unknown"),
-    [
-        (ConnectionFailedError("read timeout", request_sent=True), True),
-        (ConnectionFailedError("connection refused", request_sent=False), False),
-        (UnexpectedResponseError("202 answer without a request_id"), True),
-        (ServerError("gateway timeout", status_code=504), True),
-        (ServerError("internal error", status_code=500), False),
-        (UpstreamError("model provider failed", status_code=502), False),
-        (ServiceUnavailableError("busy", status_code=503), False),
-        (RateLimitedError("slow down", status_code=429), False),
-        (BadRequestError("bad prompt", status_code=400), False),
-    ],
-)
-def test_only_a_submit_that_may_have_created_a_job_counts_as_unconfirmed(
-    error: AudioLassoError, unknown: bool
-) -> None:
-    assert submit_outcome_unknown(error) is unknown

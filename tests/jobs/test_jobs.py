@@ -1,11 +1,21 @@
 """The job row store against the template's table (moto): conditional claims, leases, fences, transitions."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import pytest
 
-from lassodrop.jobs import SUBMIT_UNCONFIRMED, ClaimResult, JobStore, Status, object_id_for
+from lassodrop.jobs import (
+    SUBMIT_UNCONFIRMED,
+    ClaimResult,
+    Ending,
+    JobError,
+    JobStore,
+    ObjectDetails,
+    Status,
+    object_id_for,
+)
 from tests.fixtures.aws import AwsStack
 
 
@@ -45,14 +55,14 @@ def test_first_claim_creates_an_uploading_row_with_a_lease(store: JobStore, cloc
     row = store.get(claim.job.object_id)
     assert row is not None
     assert (row.status, row.attempts, row.lease_until) == (Status.UPLOADING, 1, int(clock.now) + 900)
-    assert (row.bucket, row.key, row.version_id, row.get("source_uri")) == (
+    assert (row.bucket, row.key, row.version_id, row.source_uri) == (
         "bkt",
         "a.wav",
         "v1",
         "s3://bkt/a.wav",
     )
-    assert row.get("expires_at_epoch") == int(clock.now) + 90 * 86_400
-    assert row.get("created_at") == row.get("updated_at") == "2026-09-21T14:13:20.000Z"
+    assert row.expires_at_epoch == int(clock.now) + 90 * 86_400
+    assert row.created_at == row.updated_at == "2026-09-21T14:13:20.000Z"
 
 
 def test_a_live_lease_is_reported_and_an_expired_one_is_taken_over(store: JobStore, clock: Clock) -> None:
@@ -67,7 +77,7 @@ def test_a_live_lease_is_reported_and_an_expired_one_is_taken_over(store: JobSto
     assert held.job.attempts == 1
     assert taken.result is ClaimResult.CLAIMED
     assert taken.job.attempts == 2
-    assert taken.job.get("created_at") == first.job.get("created_at")
+    assert taken.job.created_at == first.job.created_at
 
 
 def test_a_released_lease_can_be_claimed_at_once(store: JobStore) -> None:
@@ -81,12 +91,19 @@ def test_details_are_fenced_by_the_attempt_that_holds_the_lease(store: JobStore,
     object_id = _claim(store).job.object_id
     clock.now += 1000
     _claim(store)  # attempt 2 takes over
+    spans = [{"start": 0.5, "end": 1.5, "include": True}]
 
-    assert store.record_details(object_id, attempt=1, details={"size": 5}) is None
-    recorded = store.record_details(object_id, attempt=2, details={"size": 5, "ratio": 0.5})
+    assert store.record_details(object_id, attempt=1, details=_details()) is None
+    recorded = store.record_details(object_id, attempt=2, details=_details(spans=spans))
     assert recorded is not None
-    assert recorded.get("size") == 5
-    assert recorded.get("ratio") == 0.5
+    assert recorded.size == 5
+    assert recorded.spans == spans
+
+
+def _details(**overrides: Any) -> ObjectDetails:
+    return ObjectDetails(
+        **{"size": 5, "content_type": "audio/wav", "prompt": "p", "prompt_source": "default", **overrides}
+    )
 
 
 def test_a_submitted_row_is_never_claimed_again_and_is_found_by_request_id(store: JobStore) -> None:
@@ -115,57 +132,61 @@ def test_rejected_rows_are_finished(store: JobStore) -> None:
     claim = _claim(store)
 
     assert claim.result is ClaimResult.FINISHED
-    assert claim.job.get("error") == {"code": "EMPTY_OBJECT", "message": "the object is empty"}
-    assert claim.job.get("reason") == "the object is empty"
+    assert claim.job.error == JobError("EMPTY_OBJECT", "the object is empty")
+    assert claim.job.reason == "the object is empty"
 
 
-def test_transition_only_moves_from_an_expected_status(store: JobStore) -> None:
+def test_moves_only_start_from_their_statuses(store: JobStore) -> None:
     object_id = _claim(store).job.object_id
     store.mark_submitted(object_id, file_id="f", request_id="r", status_url=None, result_url=None)
+    now = datetime.fromtimestamp(1_790_000_000, tz=UTC)
+    outputs = {"target": {"uri": "s3://o/t.wav"}}
 
-    wrong = store.transition(object_id, expected=[Status.COLLECTING], to=Status.COMPLETED)
-    polled = store.transition(
-        object_id, expected=[Status.SUBMITTED], add={"checks": 1}, sets={"next_check_delay": 60}
-    )
-    polled_again = store.transition(object_id, expected=[Status.SUBMITTED], add={"checks": 1})
-    done = store.transition(
-        object_id,
-        expected=[Status.SUBMITTED],
-        to=Status.COMPLETED,
-        sets={"outputs": {"target": "s3://o/t.wav"}},
-        remove=["next_check_delay"],
-    )
+    wrong = store.finish(object_id, Ending(Status.COMPLETED), now, owner="nobody")
+    polled = store.record_check(object_id, 1, 60)
+    polled_again = store.record_check(object_id, 2, 120)
+    done = store.finish(object_id, Ending(Status.COMPLETED, outputs=outputs), now, owner=None)
+    after = store.get(object_id)
 
     assert wrong is None
-    assert polled is not None
-    assert polled.get("checks") == 1
-    assert polled.get("next_check_delay") == 60
-    assert polled_again is not None
-    assert polled_again.get("checks") == 2
+    assert polled
+    assert polled_again
     assert done is not None
     assert done.status is Status.COMPLETED
     assert done.is_terminal
-    assert done.get("outputs") == {"target": "s3://o/t.wav"}
-    assert done.get("next_check_delay") is None
+    assert done.outputs == outputs
+    assert (done.checks, done.next_check_delay) == (2, 120)
+    assert after == done
+    assert store.record_check(object_id, 3, 240) is False
 
 
-def test_transition_with_an_extra_condition(store: JobStore) -> None:
+def test_a_move_with_an_extra_condition_waits_for_it(store: JobStore) -> None:
+    object_id = _claim(store).job.object_id
+    store.mark_submitted(object_id, file_id="f", request_id="r", status_url=None, result_url=None)
+    now = datetime.fromtimestamp(1_790_000_000, tz=UTC)
+    assert store.claim_collect(object_id, "worker-a", now, 900)
+
+    refused = store.claim_collect(object_id, "worker-b", now, 900)
+    allowed = store.claim_collect(object_id, "worker-b", now + timedelta(seconds=901), 900)
+
+    assert refused is False
+    assert allowed is True
+    row = store.get(object_id)
+    assert row is not None
+    assert row.lease_owner == "worker-b"
+
+
+def test_a_move_of_a_missing_row_changes_nothing(store: JobStore) -> None:
+    now = datetime.fromtimestamp(1_790_000_000, tz=UTC)
+    assert store.finish("s3://b/none?etag=e", Ending(Status.FAILED), now, owner=None) is None
+    assert store.get("s3://b/none?etag=e") is None
+
+
+def test_a_row_cannot_grow_attributes_outside_the_model(store: JobStore) -> None:
     object_id = _claim(store).job.object_id
 
-    refused = store.transition(
-        object_id, expected=[Status.UPLOADING], sets={"x": 1}, condition="attempts > :n", values={":n": 1}
-    )
-    allowed = store.transition(
-        object_id, expected=[Status.UPLOADING], sets={"x": 1}, condition="attempts = :n", values={":n": 1}
-    )
-
-    assert refused is None
-    assert allowed is not None
-    assert allowed.get("x") == 1
-
-
-def test_transition_of_a_missing_row_returns_none(store: JobStore) -> None:
-    assert store.transition("s3://b/none?etag=e", expected=[Status.SUBMITTED], to=Status.FAILED) is None
+    with pytest.raises(ValueError, match="not an attribute"):
+        store._move("record_check", object_id, sets={"ratio": 0.5})
 
 
 def test_rows_for_a_source_are_listed_newest_first(store: JobStore, clock: Clock) -> None:
@@ -179,23 +200,25 @@ def test_rows_for_a_source_are_listed_newest_first(store: JobStore, clock: Clock
     assert [row.version_id for row in rows] == ["v2", "v1"]
 
 
-def test_transition_is_fenced_on_the_lease_token(store: JobStore) -> None:
+def test_collect_moves_are_fenced_on_the_lease_owner(store: JobStore) -> None:
     object_id = _claim(store).job.object_id
-    store.transition(object_id, expected=[Status.UPLOADING], sets={"lease_owner": "worker-a"})
+    store.mark_submitted(object_id, file_id="f", request_id="r", status_url=None, result_url=None)
+    now = datetime.fromtimestamp(1_790_000_000, tz=UTC)
+    store.claim_collect(object_id, "worker-a", now, 900)
 
-    stale = store.transition(
-        object_id, expected=[Status.UPLOADING], sets={"x": 1}, fence={"lease_owner": "b"}
-    )
-    current = store.transition(
-        object_id,
-        expected=[Status.UPLOADING],
-        sets={"x": 2},
-        fence={"lease_owner": "worker-a", "attempts": 1},
-    )
+    stale = store.release_collect(object_id, "worker-b")
+    stale_end = store.finish(object_id, Ending(Status.EXPIRED), now, owner="worker-b")
+    current = store.finish(object_id, Ending(Status.EXPIRED, "gone"), now, owner="worker-a")
 
-    assert stale is None
+    assert stale is False
+    assert stale_end is None
     assert current is not None
-    assert current.get("x") == 2
+    assert (current.status, current.reason, current.lease_owner, current.lease_until) == (
+        Status.EXPIRED,
+        "gone",
+        None,
+        None,
+    )
 
 
 def _start_submit(store: JobStore) -> str:
@@ -231,7 +254,7 @@ def test_a_lease_released_after_a_refused_submit_can_be_claimed_again(store: Job
     released = store.release_lease(object_id, attempt=1, submit_refused=True)
 
     assert released is not None
-    assert released.get("submit_started_at") is None
+    assert released.submit_started_at is None
     assert _claim(store).result is ClaimResult.CLAIMED
 
 
@@ -241,7 +264,7 @@ def test_a_plain_release_keeps_the_submit_marker(store: JobStore) -> None:
     released = store.release_lease(object_id, attempt=1)
 
     assert released is not None
-    assert released.get("submit_started_at")
+    assert released.submit_started_at
     assert _claim(store).result is ClaimResult.SUBMIT_UNCONFIRMED
 
 
@@ -261,8 +284,8 @@ def test_an_unconfirmed_submit_is_failed_for_good(store: JobStore) -> None:
 
     assert failed is not None
     assert failed.status is Status.FAILED
-    assert failed.get("error") == {"code": SUBMIT_UNCONFIRMED, "message": "ReadTimeout"}
-    assert (failed.get("reason"), failed.lease_until) == ("why", None)
+    assert failed.error == JobError(SUBMIT_UNCONFIRMED, "ReadTimeout")
+    assert (failed.reason, failed.lease_until) == ("why", None)
     assert _claim(store).result is ClaimResult.FINISHED
 
 

@@ -6,8 +6,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lassodrop.collect.rows import CollectRows
 from lassodrop.jobs import JobStore
+from lassodrop.messages import CheckQueue
 from lassodrop.webhook import WebhookReceiver
 from tests.collect.helpers import (
     LambdaContextStub,
@@ -45,7 +45,7 @@ def put_job(table: Any, status: str = "SUBMITTED", **extra: Any) -> None:
 
 
 def receiver(aws: dict[str, Any]) -> WebhookReceiver:
-    return WebhookReceiver(CollectRows(JobStore(aws["table"])), aws["sqs"], aws["queue_url"])
+    return WebhookReceiver(JobStore(aws["table"]), CheckQueue(aws["sqs"], aws["queue_url"]))
 
 
 def completed_body() -> dict[str, Any]:

@@ -70,8 +70,8 @@ class FileProgress:
         """A progress line: the stage, with the request id, or the error code once it failed."""
         detail = None
         if self.job is not None:
-            error = self.job.get("error") or {}
-            detail = error.get("code") if self.terminal and not self.completed else None
+            error = self.job.error
+            detail = error.code if error and self.terminal and not self.completed else None
             detail = detail or self.job.request_id
         return f"{self.name.ljust(name_width)}  {self.stage}" + (f" ({detail})" if detail else "")
 
@@ -81,10 +81,10 @@ class FileProgress:
             return ", ".join(self.outputs) or "(no outputs found)"
         if self.job is None:
             return "never picked up by ingest"
-        error = self.job.get("error") or {}
+        error = self.job.error
         # The error message is the specific one (the service's own words); `reason` may be a generic summary.
-        message = error.get("message") or self.job.get("reason") or ""
-        code = error.get("code")
+        message = (error.message if error else "") or self.job.reason or ""
+        code = error.code if error else None
         if code:
             return f"{code}: {message}" if message else str(code)
         return message or f"stopped at {self.job.status.value}"
@@ -110,7 +110,7 @@ def summary_table(files: Iterable[FileProgress]) -> str:
 
 def latest(jobs: list[Job]) -> Job | None:
     """The newest row for a source (a re-upload of the same key makes a new row)."""
-    return max(jobs, key=lambda job: str(job.get("created_at", "")), default=None)
+    return max(jobs, key=lambda job: job.created_at or "", default=None)
 
 
 def provider_status_reader(client: Any) -> ProviderStatus:

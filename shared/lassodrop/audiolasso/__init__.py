@@ -6,6 +6,7 @@ from lassodrop.audiolasso.errors import (
     AudioLassoError,
     AuthenticationError,
     BadRequestError,
+    Call,
     ConnectionFailedError,
     ExpiredError,
     FileTooLargeError,
@@ -23,6 +24,8 @@ from lassodrop.audiolasso.errors import (
     UnexpectedResponseError,
     UnsafeUrlError,
     UpstreamError,
+    Verdict,
+    classify,
     error_from_response,
 )
 from lassodrop.audiolasso.models import (
@@ -48,6 +51,7 @@ __all__ = [
     "AudioLassoError",
     "AuthenticationError",
     "BadRequestError",
+    "Call",
     "ConnectionFailedError",
     "ExactLengthBody",
     "ExpiredError",
@@ -78,6 +82,8 @@ __all__ = [
     "Upload",
     "UpstreamError",
     "UrlPolicy",
+    "Verdict",
     "check_upload_input",
+    "classify",
     "error_from_response",
 ]

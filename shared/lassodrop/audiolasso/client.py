@@ -15,14 +15,14 @@ import urllib3
 
 from lassodrop.audiolasso.download import OutputStream
 from lassodrop.audiolasso.errors import (
+    FRESH_URL_ERRORS,
     AudioLassoError,
+    Call,
     ConnectionFailedError,
-    ExpiredError,
     InvalidInputError,
-    PermissionDeniedError,
-    RateLimitedError,
-    ServiceUnavailableError,
     UnexpectedResponseError,
+    Verdict,
+    classify,
     error_from_response,
 )
 from lassodrop.audiolasso.models import (
@@ -56,8 +56,6 @@ USER_AGENT = "lassodrop-audiolasso/0.1"
 _MAX_REDIRECTS = 3
 _STREAM_READ = 64 * 1024
 _STREAM_ERRORS = (urllib3.exceptions.HTTPError, requests.RequestException, OSError)
-# What a signed URL answers when it expired or its signature no longer holds: ask for a new upload URL.
-_FRESH_URL_ERRORS = (ExpiredError, PermissionDeniedError)
 
 
 class AudioLassoClient:
@@ -342,14 +340,14 @@ class _Relay:
                 self._client.put_upload(upload, source, self._size)
         except AudioLassoError as error:
             self._put_error = error
-            if isinstance(error, _FRESH_URL_ERRORS):
+            if isinstance(error, FRESH_URL_ERRORS):
                 self._upload = None
             raise
         return upload
 
     def should_retry(self, error: AudioLassoError) -> bool:
         """Only PUT failures are retried here: create_upload has already spent its own retries."""
-        return error is self._put_error and (error.retryable or isinstance(error, _FRESH_URL_ERRORS))
+        return error is self._put_error and classify(error, Call.SIGNED_PUT) is Verdict.RETRY
 
 
 @contextlib.contextmanager
@@ -364,9 +362,7 @@ def _opened(open_source: Callable[[], Readable]) -> Iterator[Readable]:
 
 
 def _submit_retryable(error: AudioLassoError) -> bool:
-    if isinstance(error, ConnectionFailedError):
-        return not error.request_sent
-    return isinstance(error, (RateLimitedError, ServiceUnavailableError))
+    return classify(error, Call.SUBMIT) is Verdict.RETRY
 
 
 def _submission_body(

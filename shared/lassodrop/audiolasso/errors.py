@@ -1,10 +1,14 @@
-"""The AudioLasso error hierarchy and the one mapper from an HTTP answer to an error."""
+"""The AudioLasso error hierarchy, the one mapper from an HTTP answer to an error, and `classify`: the one
+decision of what an error means for the pipeline (retry, retry later, account trouble, terminal for this file,
+or "may already have happened"). The client, ingest and collect all read `classify`; nothing else decides.
+"""
 
 from __future__ import annotations
 
 import email.utils
 import time
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 
@@ -31,8 +35,8 @@ class AudioLassoError(Exception):
 
     @property
     def retryable(self) -> bool:
-        """Whether repeating the same call may succeed (decided here and nowhere else)."""
-        return isinstance(self, _RETRYABLE)
+        """Whether the same read may be repeated at once (see `classify`)."""
+        return classify(self) is Verdict.RETRY
 
     def __str__(self) -> str:
         parts = [str(self.status_code) if self.status_code else None, self.code, self.message]
@@ -127,7 +131,65 @@ class UnsafeUrlError(AudioLassoError):
     """A URL failed validation (scheme, host allow-list, private address) and was not fetched."""
 
 
-_RETRYABLE = (ConnectionFailedError, ServerError, UpstreamError, RateLimitedError, ServiceUnavailableError)
+class Call(StrEnum):
+    """What kind of call failed: what may be repeated depends on it."""
+
+    READ = "read"  # everything idempotent: create upload, status, result, file, models, output downloads
+    SUBMIT = "submit"  # creates (and bills) a job; the API has no idempotency key
+    SIGNED_PUT = "signed-put"  # the upload PUT to a signed URL (a refused or expired URL is replaced)
+
+
+class Verdict(StrEnum):
+    """What a failed call means for the pipeline."""
+
+    RETRY = "retry"  # transient and nothing was done: repeat it now (the client, within its bounds) or later
+    # Not now, on the next attempt: the job is not ready (409), the service failed a submit and its docs say
+    # to retry (500/502), or an answer could not be read.
+    RETRY_LATER = "retry-later"
+    ACCOUNT = "account"  # the key, the credits or the scopes (401/402/403): every file alike, not this one's
+    TERMINAL = "terminal"  # this file cannot go on: record why
+    UNKNOWN_OUTCOME = "unknown-outcome"  # the call may have taken effect: never send it again
+
+
+_TRANSIENT = (ConnectionFailedError, ServerError, UpstreamError, RateLimitedError, ServiceUnavailableError)
+_ACCOUNT = (AuthenticationError, InsufficientCreditsError, PermissionDeniedError)
+# What a signed URL answers when it expired or its signature no longer holds: ask for a new upload URL.
+FRESH_URL_ERRORS = (ExpiredError, PermissionDeniedError)
+
+
+def classify(error: AudioLassoError, call: Call = Call.READ) -> Verdict:
+    """What `error`, raised by a call of kind `call`, means for the pipeline; the one place this is decided.
+
+    A submit is only repeated when the answer proves nothing was done (the connection never opened, 429,
+    503) or the service itself failed it (500, 502: its docs say retry); no answer after the request went
+    out, an unreadable success, or a gateway's 5xx (504: no verdict of the service) may have created a job.
+    """
+    if call is Call.SUBMIT:
+        return _classify_submit(error)
+    if call is Call.SIGNED_PUT and isinstance(error, FRESH_URL_ERRORS):
+        return Verdict.RETRY
+    if isinstance(error, _TRANSIENT):
+        return Verdict.RETRY
+    if isinstance(error, (UnexpectedResponseError, NotReadyError)) and not isinstance(error, JobFailedError):
+        return Verdict.RETRY_LATER
+    if isinstance(error, _ACCOUNT):
+        return Verdict.ACCOUNT
+    return Verdict.TERMINAL
+
+
+def _classify_submit(error: AudioLassoError) -> Verdict:
+    if isinstance(error, ConnectionFailedError):
+        return Verdict.UNKNOWN_OUTCOME if error.request_sent else Verdict.RETRY
+    if isinstance(error, UnexpectedResponseError):
+        return Verdict.UNKNOWN_OUTCOME
+    if isinstance(error, (RateLimitedError, ServiceUnavailableError)):
+        return Verdict.RETRY
+    if isinstance(error, UpstreamError) or (isinstance(error, ServerError) and error.status_code == 500):
+        return Verdict.RETRY_LATER
+    if isinstance(error, ServerError):
+        return Verdict.UNKNOWN_OUTCOME
+    return classify(error)
+
 
 _BY_STATUS: Mapping[int, type[AudioLassoError]] = {
     400: BadRequestError,

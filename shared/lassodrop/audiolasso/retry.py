@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from lassodrop.audiolasso.errors import AudioLassoError
+from lassodrop.audiolasso.errors import AudioLassoError, Verdict, classify
 
 _log = logging.getLogger(__name__)
 _random = random.SystemRandom()
@@ -23,7 +23,8 @@ def _sleep(seconds: float) -> None:
 
 
 def is_retryable(error: AudioLassoError) -> bool:
-    return error.retryable
+    """The default for reads: repeat only what `classify` calls RETRY."""
+    return classify(error) is Verdict.RETRY
 
 
 @dataclass(frozen=True)

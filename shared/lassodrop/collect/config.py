@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lassodrop.messages import SQS_MAX_DELAY_SECONDS
 from lassodrop.runtime import ApiSettings, read_int, require
-
-# SQS refuses a DelaySeconds above 15 minutes.
-SQS_MAX_DELAY_SECONDS = 900
 
 
 @dataclass(frozen=True)
 class CollectConfig:
+    """Defaults equal template.yaml's values (a test compares them), so a missing variable changes nothing."""
+
     jobs_table: str
     check_queue_url: str
     api: ApiSettings
@@ -45,5 +45,5 @@ class CollectConfig:
                 low=1,
                 high=SQS_MAX_DELAY_SECONDS,
             ),
-            max_output_bytes=read_int(env, "MAX_OUTPUT_BYTES", default=2 * 1024**3, low=1),
+            max_output_bytes=read_int(env, "MAX_OUTPUT_BYTES", default=5 * 1024**3, low=1),
         )

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from lassodrop.collect.outputs import StoredOutput
+from lassodrop.timestamps import iso_or_none
 
 RESULT_DOC_NAME = "result.json"
 
@@ -34,10 +35,10 @@ class Timings:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "received_at": _iso(self.received_at),
-            "submitted_at": _iso(self.submitted_at),
-            "completed_at": _iso(self.completed_at),
-            "collected_at": _iso(self.collected_at),
+            "received_at": iso_or_none(self.received_at),
+            "submitted_at": iso_or_none(self.submitted_at),
+            "completed_at": iso_or_none(self.completed_at),
+            "collected_at": iso_or_none(self.collected_at),
             "durations_seconds": {
                 "upload": _between(self.received_at, self.submitted_at),
                 "processing": _between(self.submitted_at, self.completed_at),
@@ -70,10 +71,6 @@ def build(
 def write(s3: Any, bucket: str, key: str, doc: dict[str, Any]) -> None:
     body = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _between(start: datetime | None, end: datetime | None) -> float | None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,12 +13,13 @@ from boto3.s3.transfer import TransferConfig
 
 from lassodrop.audiolasso.errors import (
     AudioLassoError,
-    BadRequestError,
     ExpiredError,
     JobFailedError,
     NotFoundError,
     NotReadyError,
     UnsafeUrlError,
+    Verdict,
+    classify,
 )
 from lassodrop.audiolasso.models import JobResult, JobStatus
 from lassodrop.collect import backoff, events, resultdoc
@@ -32,40 +32,13 @@ from lassodrop.collect.outputs import (
     output_prefix_for,
     transfer_config,
 )
-from lassodrop.collect.rows import CollectRows, epoch, iso
-from lassodrop.jobs import Job, Status
+from lassodrop.jobs import Ending, Job, JobError, JobStore, LeaseHeldError, Status
+from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
+from lassodrop.timestamps import epoch, iso, parse_iso, utcnow
 
 if TYPE_CHECKING:
     from lassodrop.audiolasso import AudioLassoClient
-
-
-class LeaseHeldError(Exception):
-    """Another worker is collecting this job right now; the message is retried later."""
-
-
-@dataclass(frozen=True)
-class CheckMessage:
-    object_id: str
-    request_id: str | None
-    reason: str
-
-    @classmethod
-    def from_body(cls, body: str) -> CheckMessage:
-        data = json.loads(body)
-        if not isinstance(data, dict) or not isinstance(data.get("object_id"), str):
-            raise ValueError("check message needs a string object_id")
-        request_id = data.get("request_id")
-        return cls(
-            data["object_id"], request_id if isinstance(request_id, str) else None, str(data.get("reason"))
-        )
-
-    def to_body(self) -> str:
-        return json.dumps({"object_id": self.object_id, "request_id": self.request_id, "reason": self.reason})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -73,10 +46,10 @@ class Collector:
     """Everything collect needs, handed in: tests pass moto clients and an emulator-backed API client."""
 
     config: CollectConfig
-    rows: CollectRows
+    jobs: JobStore
     api_client: Callable[[], AudioLassoClient]
     s3: Any
-    sqs: Any
+    checks: CheckQueue
     publisher: events.EventPublisher
     clock: Callable[[], datetime] = utcnow
     transfer: TransferConfig = field(default_factory=transfer_config)
@@ -88,7 +61,7 @@ class Collector:
 
     def handle(self, message: CheckMessage) -> str:
         """Process one check; returns a short outcome for logs and tests. Raises for retryable failures."""
-        job = self.rows.get(message.object_id)
+        job = self.jobs.get(message.object_id)
         if job is None:
             logger.warning("check for unknown job", object_id=message.object_id)
             return "unknown-job"
@@ -104,7 +77,9 @@ class Collector:
         try:
             status = self.api.status(job.request_id, status_url=job.status_url)
             return self._act_on(job, status, message.reason)
-        except _UNRECOVERABLE as error:
+        except AudioLassoError as error:
+            if classify(error) is not Verdict.TERMINAL:
+                raise
             # Asking again gets the same answer (a URL we refuse, a request the service does not know), so
             # record it on the row instead of retrying the message into the DLQ with nothing said.
             logger.warning("job cannot be followed", error=str(error))
@@ -122,17 +97,15 @@ class Collector:
 
     def _not_ready(self, job: Job, reason: str) -> str:
         now = self.clock()
-        submitted = _parse_time(job.get("submitted_at")) or now
+        submitted = parse_iso(job.submitted_at) or now
         left = backoff.seconds_left(submitted, now, self.config.give_up_after_seconds)
         if left <= 0:
             message = f"no terminal status within {self.config.give_up_after_seconds} s of submission"
-            return self._end(
-                job, Status.TIMED_OUT, {"reason": "timed out", "error": _error("TIMED_OUT", message)}
-            )
-        if reason == "webhook":
+            return self._end(job, Ending(Status.TIMED_OUT, "timed out", JobError("TIMED_OUT", message)))
+        if reason == CheckReason.WEBHOOK:
             # The poll chain is still alive; re-enqueueing here would fork a second chain per webhook.
             return "not-ready"
-        checks = int(job.get("checks", 0))
+        checks = job.checks
         delay = backoff.delay_within_deadline(
             backoff.next_check_delay(
                 checks, first=self.config.first_poll_delay_seconds, cap=self.config.max_check_delay_seconds
@@ -140,11 +113,8 @@ class Collector:
             left,
         )
         # Enqueue before recording: a failed send fails the message (retried) and never ends the chain.
-        poll = CheckMessage(job.object_id, job.request_id, "poll")
-        self.sqs.send_message(
-            QueueUrl=self.config.check_queue_url, MessageBody=poll.to_body(), DelaySeconds=delay
-        )
-        self.rows.record_check(job.object_id, checks + 1, delay)
+        self.checks.send(CheckMessage(job.object_id, job.request_id, CheckReason.POLL), delay)
+        self.jobs.record_check(job.object_id, checks + 1, delay)
         logger.info("check re-enqueued", delay_seconds=delay, checks=checks + 1)
         return "re-enqueued"
 
@@ -157,15 +127,15 @@ class Collector:
         except JobFailedError as error:
             return self._fail(job, error.code or "UNKNOWN", error.message)
         except (ExpiredError, NotFoundError) as error:
-            return self._end(job, Status.EXPIRED, _expired("result", error))
+            return self._end(job, _expired("result", error))
         owner = uuid.uuid4().hex
-        if not self.rows.claim(job.object_id, owner, completed_at, self.config.collect_lease_seconds):
+        if not self.jobs.claim_collect(job.object_id, owner, completed_at, self.config.collect_lease_seconds):
             raise LeaseHeldError(job.object_id)
         try:
             return self._copy_and_complete(job, result, owner, completed_at)
         except BaseException:
             # Network or S3 trouble: hand the job back so the redelivered check can claim it at once.
-            self.rows.release(job.object_id, owner)
+            self.jobs.release_collect(job.object_id, owner)
             raise
 
     def _copy_and_complete(self, job: Job, result: JobResult, owner: str, completed_at: datetime) -> str:
@@ -177,50 +147,48 @@ class Collector:
                 copy_output(self.api, self.s3, "residual", result.residual, where),
             ]
         except ExpiredError as error:
-            return self._end(job, Status.EXPIRED, _expired("output", error), owner=owner)
+            return self._end(job, _expired("output", error), owner=owner)
         except OutputTooLargeError as error:
-            too_large = {"reason": str(error), "error": _error("OUTPUT_TOO_LARGE", str(error))}
-            return self._end(job, Status.FAILED, too_large, owner=owner)
+            too_large = Ending(Status.FAILED, str(error), JobError("OUTPUT_TOO_LARGE", str(error)))
+            return self._end(job, too_large, owner=owner)
         collected_at = self.clock()
         doc_key = f"{prefix}{resultdoc.RESULT_DOC_NAME}"
         timings = resultdoc.Timings(
-            _parse_time(job.get("created_at")),
-            _parse_time(job.get("submitted_at")),
-            completed_at,
-            collected_at,
+            parse_iso(job.created_at), parse_iso(job.submitted_at), completed_at, collected_at
         )
         doc = resultdoc.build(_source(job), result.sample_rate, stored, timings)
         resultdoc.write(self.s3, self.config.output_bucket, doc_key, doc)
-        fields: dict[str, Any] = {
-            "outputs": _outputs_field(stored, self.config.output_bucket, doc_key),
-            "completed_at": iso(completed_at),
-            "collected_at": iso(collected_at),
-            "sample_rate": result.sample_rate,
-        }
-        outcome = self._end(job, Status.COMPLETED, fields, owner=owner)
+        completed = Ending(
+            Status.COMPLETED,
+            outputs=_outputs_field(stored, self.config.output_bucket, doc_key),
+            completed_at=iso(completed_at),
+            collected_at=iso(collected_at),
+            sample_rate=result.sample_rate,
+        )
+        outcome = self._end(job, completed, owner=owner)
         if outcome == Status.COMPLETED:
             _count_completion(stored, timings)
         return outcome
 
     def _fail(self, job: Job, code: str, text: str, *, reason: str = "the service failed the job") -> str:
-        return self._end(job, Status.FAILED, {"reason": reason, "error": _error(code, text)})
+        return self._end(job, Ending(Status.FAILED, reason, JobError(code, text)))
 
-    def _end(self, job: Job, status: Status, fields: Mapping[str, Any], *, owner: str | None = None) -> str:
+    def _end(self, job: Job, ending: Ending, *, owner: str | None = None) -> str:
         """Record a terminal status (conditionally), count it, then publish its event."""
-        finished = self.rows.finish(job.object_id, status, fields, self.clock(), owner=owner)
+        finished = self.jobs.finish(job.object_id, ending, self.clock(), owner=owner)
         if finished is None:
-            logger.info("terminal write lost to another worker", status=status)
+            logger.info("terminal write lost to another worker", status=ending.status)
             return "lost-race"
-        logger.info("job finished", status=status, reason=fields.get("reason"))
-        metrics.add_metric(name=_METRIC_BY_STATUS[status], unit=MetricUnit.Count, value=1)
+        logger.info("job finished", status=ending.status, reason=ending.reason)
+        metrics.add_metric(name=_METRIC_BY_STATUS[ending.status], unit=MetricUnit.Count, value=1)
         self._publish(finished)
-        return str(status)
+        return str(ending.status)
 
     def _publish_pending(self, job: Job) -> str:
         """Publish for a terminal row whose event was never confirmed (writer crashed or PutEvents failed)."""
-        if job.get("event_published") is not False:
+        if job.event_published is not False:
             return "already-terminal"
-        claimed = self.rows.claim_publish(job.object_id, self.clock())
+        claimed = self.jobs.claim_publish(job.object_id, self.clock())
         if claimed is None:
             return "publish-in-progress"
         self._publish(claimed)
@@ -229,7 +197,7 @@ class Collector:
     def _publish(self, job: Job) -> None:
         detail_type = events.detail_type_for(job.status)
         event_id = self.publisher.publish(detail_type, event_detail(job))
-        self.rows.mark_published(job.object_id, event_id)
+        self.jobs.mark_published(job.object_id, event_id)
         logger.info("event published", detail_type=detail_type, event_id=event_id)
 
 
@@ -254,7 +222,7 @@ def event_detail(job: Job) -> dict[str, Any]:
     `dedup_id` is stable per job and outcome, so a consumer can drop the one duplicate a crash between
     PutEvents and recording it could leave.
     """
-    outputs = job.get("outputs") or {}
+    outputs = job.outputs or {}
     return {
         "dedup_id": f"{job.request_id}:{job.status}",
         "object_id": job.object_id,
@@ -263,11 +231,11 @@ def event_detail(job: Job) -> dict[str, Any]:
         "version_id": job.version_id,
         "request_id": job.request_id,
         "status": str(job.status),
-        "prompt": job.get("prompt"),
+        "prompt": job.prompt,
         "outputs": outputs,
         "result_uri": outputs.get("result", {}).get("uri"),
-        "error": job.get("error"),
-        "reason": job.get("reason"),
+        "error": {"code": job.error.code, "message": job.error.message} if job.error else None,
+        "reason": job.reason,
     }
 
 
@@ -284,14 +252,9 @@ def _source(job: Job) -> resultdoc.Source:
         key=job.key,
         version_id=job.version_id,
         etag=job.etag,
-        prompt=job.get("prompt", ""),
+        prompt=job.prompt or "",
         request_id=job.request_id or "",
     )
-
-
-# Errors that no retry can mend; auth errors (401/403) are left retryable on purpose: fixing the key and
-# redriving the DLQ resumes those jobs.
-_UNRECOVERABLE = (UnsafeUrlError, BadRequestError, NotFoundError)
 
 
 def _code_of(error: AudioLassoError) -> str:
@@ -300,19 +263,7 @@ def _code_of(error: AudioLassoError) -> str:
     return "UNSAFE_URL" if isinstance(error, UnsafeUrlError) else f"HTTP_{error.status_code}"
 
 
-def _error(code: str, message: str) -> dict[str, str]:
-    return {"code": code, "message": message}
-
-
-def _expired(what: str, error: ExpiredError | NotFoundError) -> dict[str, Any]:
-    return {
-        "reason": f"{what} expired before collection",
-        "error": _error(error.code or "EXPIRED", error.message),
-    }
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+def _expired(what: str, error: ExpiredError | NotFoundError) -> Ending:
+    return Ending(
+        Status.EXPIRED, f"{what} expired before collection", JobError(error.code or "EXPIRED", error.message)
+    )

@@ -2,27 +2,27 @@
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from lassodrop.messages import SQS_MAX_DELAY_SECONDS
 from lassodrop.runtime import ApiSettings, ConfigError, read_int, require
-
-# SQS refuses a DelaySeconds above 15 minutes.
-SQS_MAX_DELAY_SECONDS = 900
 
 
 @dataclass(frozen=True)
 class IngestConfig:
+    """Defaults equal template.yaml's values (a test compares them), so a missing variable changes nothing."""
+
     jobs_table: str
     check_queue_url: str
     api: ApiSettings
     default_prompt: str
-    prefix_prompts: Mapping[str, str] = field(default_factory=dict)
-    input_prefix: str = ""
-    first_check_delay_seconds: int = 30
+    prefix_prompts: Mapping[str, str]
+    input_prefix: str
+    first_check_delay_seconds: int
     # A claimed upload stays ours this long: the function timeout, so a live worker never loses it.
-    upload_lease_seconds: int = 900
-    webhook_base_url: str | None = None
-    job_ttl_days: int = 30
+    upload_lease_seconds: int
+    webhook_base_url: str | None
+    job_ttl_days: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "IngestConfig":
@@ -38,7 +38,7 @@ class IngestConfig:
             ),
             upload_lease_seconds=read_int(env, "UPLOAD_LEASE_SECONDS", default=900, low=1),
             webhook_base_url=_webhook_base_url(env),
-            job_ttl_days=read_int(env, "JOB_TTL_DAYS", default=30, low=1),
+            job_ttl_days=read_int(env, "JOB_TTL_DAYS", default=90, low=1),
         )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lassodrop.ingest.validation import RejectCode, Rejection
+from lassodrop.ingest.rejections import RejectCode, Rejection
 
 MAX_SPANS = 100
 

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from lassodrop.audiolasso import AudioLassoClient
 from lassodrop.audiolasso.models import Upload
-from lassodrop.ingest.validation import RejectCode, Rejection
+from lassodrop.ingest.rejections import RejectCode, Rejection
 from lassodrop.observability import tracer
 
 

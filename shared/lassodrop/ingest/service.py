@@ -9,52 +9,40 @@ notes the submit before it is sent, and a submit with no usable answer (or a wor
 the row FAILED with SUBMIT_UNCONFIRMED instead of risking a second paid job.
 """
 
-import json
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from enum import StrEnum
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lassodrop.audiolasso import AudioLassoClient, AudioLassoError, InvalidInputError
-from lassodrop.audiolasso.errors import ConnectionFailedError, ServerError, UnexpectedResponseError
+from lassodrop.audiolasso.errors import Call, Verdict, classify
 from lassodrop.audiolasso.models import Submission
 from lassodrop.ingest.config import IngestConfig
 from lassodrop.ingest.events import ObjectRef, parse_event, parse_message_body
+from lassodrop.ingest.outcomes import Outcome, OutcomeRecorder
 from lassodrop.ingest.prompts import PromptChoice, choose_prompt
+from lassodrop.ingest.rejections import RejectCode, Rejection
 from lassodrop.ingest.relay import ObjectHead, PinnedObject, S3Objects, relay
-from lassodrop.ingest.validation import SNIFF_BYTES, RejectCode, Rejection, check_size, resolve_content_type
-from lassodrop.jobs import SUBMIT_UNCONFIRMED, ClaimResult, ConcurrentChangeError, Job, JobStore, Status
+from lassodrop.ingest.validation import SNIFF_BYTES, check_size, resolve_content_type
+from lassodrop.jobs import (
+    ClaimResult,
+    ConcurrentChangeError,
+    Job,
+    JobStore,
+    LeaseHeldError,
+    ObjectDetails,
+    Status,
+)
+from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
 from lassodrop.runtime import AwsClients, ClientFactory
 
 _OBJECT_LOG_KEYS = ("bucket", "object_key", "version_id", "object_id", "request_id", "attempt")
-_RETRY_ADVICE = (
-    "Not submitted again, to avoid a second paid job. To retry, upload the object again (on an unversioned"
-    " bucket identical bytes map to this same row: delete the row first)."
-)
-_UNANSWERED_SUBMIT = f"The submit may have reached AudioLasso but no answer came back. {_RETRY_ADVICE}"
-_INTERRUPTED_SUBMIT = (
-    f"The ingest worker stopped while submitting to AudioLasso; a job may exist there. {_RETRY_ADVICE}"
-)
-
-
-class Outcome(StrEnum):
-    SUBMITTED = "SUBMITTED"
-    REJECTED = "REJECTED"
-    FAILED = "FAILED"
-    SKIPPED = "SKIPPED"  # folder keys and keys outside the input prefix: no row
-    DUPLICATE = "DUPLICATE"  # the row is already submitted or finished
-    CHECK_REQUEUED = "CHECK_REQUEUED"  # submitted earlier, but its first status check was never queued
-
-
-class LeaseHeldError(RuntimeError):
-    """Another worker is uploading this object under a live lease; retried later (SQS redelivery)."""
 
 
 class RecordsFailedError(RuntimeError):
@@ -74,9 +62,13 @@ class IngestService:
     config: IngestConfig
     jobs: JobStore
     objects: S3Objects
-    sqs: Any
+    checks: CheckQueue
     client: Callable[[], AudioLassoClient]
     new_token: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+    outcomes: OutcomeRecorder = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outcomes = OutcomeRecorder(self.jobs)
 
     def handle_message(self, record: SQSRecord) -> list[Outcome]:
         """Record handler for the SQS batch processor: every object in the message body."""
@@ -140,7 +132,7 @@ class IngestService:
             logger.info("object already finished; skipping", status=claim.job.status)
             return Outcome.DUPLICATE
         if claim.result is ClaimResult.SUBMIT_UNCONFIRMED:
-            return self._fail_interrupted_submit(claim.job)
+            return self.outcomes.fail_interrupted_submit(claim.job)
         return self._ingest(claim.job, obj)
 
     def _pin(self, ref: ObjectRef) -> PinnedObject:
@@ -154,22 +146,22 @@ class IngestService:
         try:
             submission = self._upload_and_submit(job, obj)
         except Rejection as rejection:
-            return self._reject(job, rejection)
+            return self.outcomes.reject(job, rejection)
         except InvalidInputError as error:  # the client's own pre-check: bad input, not a service failure
-            return self._reject(job, Rejection(RejectCode.INVALID_INPUT, error.message))
+            return self.outcomes.reject(job, Rejection(RejectCode.INVALID_INPUT, error.message))
         except SubmitUnconfirmedError as unconfirmed:
-            return self._fail_unanswered_submit(job, unconfirmed.error)
+            return self.outcomes.fail_unanswered_submit(job, unconfirmed.error)
         except AudioLassoError as error:
-            if error.retryable:
+            if classify(error) in (Verdict.RETRY, Verdict.RETRY_LATER):
                 # A submit error that gets here is the service saying it did not take the job (500, 502, or
                 # 429/503 and a connection that never opened, after the client's own retries); an unknown
                 # outcome was raised as SubmitUnconfirmedError above. So the redelivery may submit again.
-                self._release(job, submit_refused=True)
+                self.outcomes.release(job, submit_refused=True)
                 raise
-            return self._fail(job, error)
+            return self.outcomes.fail(job, error)
         except BaseException:
             # Whatever this was, a submit marker set before it stays: the row is then never resubmitted.
-            self._release(job)
+            self.outcomes.release(job)
             raise
         if submission is None:
             return Outcome.DUPLICATE
@@ -206,7 +198,7 @@ class IngestService:
                 choice.prompt, file_id=file_id, spans=choice.spans, webhook_url=self._webhook_url(job, token)
             )
         except AudioLassoError as error:
-            if submit_outcome_unknown(error):
+            if classify(error, Call.SUBMIT) is Verdict.UNKNOWN_OUTCOME:
                 raise SubmitUnconfirmedError(error) from error
             raise
 
@@ -219,16 +211,16 @@ class IngestService:
         choice: PromptChoice,
         token: str | None,
     ) -> None:
-        details: dict[str, Any] = {
-            "size": head.size,
-            "content_type": content_type,
-            "prompt": choice.prompt,
-            "prompt_source": choice.source,
-            "etag": head.etag,
-        }
-        details |= {"version_id": obj.version_id} if obj.version_id else {}
-        details |= {"spans": json.dumps(choice.spans)} if choice.spans else {}
-        details |= {"webhook_token": token} if token else {}
+        details = ObjectDetails(
+            size=head.size,
+            content_type=content_type,
+            prompt=choice.prompt,
+            prompt_source=choice.source,
+            etag=head.etag,
+            version_id=obj.version_id,
+            spans=choice.spans,
+            webhook_token=token,
+        )
         if self.jobs.record_details(job.object_id, attempt=job.attempts, details=details) is None:
             raise ConcurrentChangeError(f"{job.object_id} was taken over by another worker")
 
@@ -244,9 +236,7 @@ class IngestService:
             result_url=submission.result_url,
         )
         if recorded is None:
-            logger.error(
-                "job submitted but the row had moved on", status=_status_of(self.jobs.get(job.object_id))
-            )
+            logger.error("job submitted but the row had moved on", status=self.outcomes.status_of(job))
             return None
         metrics.add_metric(name="JobsSubmitted", unit=MetricUnit.Count, value=1)
         logger.info("job submitted", file_id=file_id)
@@ -260,7 +250,7 @@ class IngestService:
         return f"{base}{separator}{urlencode({'token': token, 'object_id': job.object_id})}"
 
     def _ensure_first_check(self, job: Job) -> Outcome:
-        if job.status is Status.SUBMITTED and not job.get("first_check_enqueued_at"):
+        if job.status is Status.SUBMITTED and not job.first_check_enqueued_at:
             logger.info("job already submitted; queueing its missing first check", request_id=job.request_id)
             self._enqueue_first_check(job)
             return Outcome.CHECK_REQUEUED
@@ -269,93 +259,9 @@ class IngestService:
 
     def _enqueue_first_check(self, job: Job) -> None:
         # A failure here raises: the redelivered message finds the row SUBMITTED and queues the check again.
-        body = {"object_id": job.object_id, "request_id": job.request_id, "reason": "first-check"}
-        self.sqs.send_message(
-            QueueUrl=self.config.check_queue_url,
-            MessageBody=json.dumps(body),
-            DelaySeconds=self.config.first_check_delay_seconds,
-        )
+        first = CheckMessage(job.object_id, job.request_id, CheckReason.FIRST_CHECK)
+        self.checks.send(first, self.config.first_check_delay_seconds)
         self.jobs.mark_check_enqueued(job.object_id)
-
-    def _reject(self, job: Job, rejection: Rejection) -> Outcome:
-        self.jobs.mark_rejected(job.object_id, code=rejection.code, reason=rejection.reason)
-        logger.warning("object rejected", code=rejection.code, reason=rejection.reason)
-        _count_by_reason("ObjectsRejected", rejection.code)
-        return Outcome.REJECTED
-
-    def _fail(self, job: Job, error: AudioLassoError) -> Outcome:
-        code = error.code or type(error).__name__
-        reason = f"AudioLasso refused the object ({error.status_code or 'no status'} {code}): {error.message}"
-        self.jobs.mark_failed(job.object_id, code=code, message=error.message, reason=reason)
-        logger.error("object failed for good", code=code, status_code=error.status_code, reason=reason)
-        _count_by_reason("JobsFailed", code)
-        return Outcome.FAILED
-
-    def _fail_unanswered_submit(self, job: Job, error: AudioLassoError) -> Outcome:
-        # Nothing is raised: a redelivery could only fail the same way, and no check is queued for a job
-        # whose request id nobody knows.
-        failed = self.jobs.mark_submit_unconfirmed(
-            job.object_id, attempt=job.attempts, message=str(error), reason=_UNANSWERED_SUBMIT
-        )
-        if failed is None:
-            logger.error(
-                "submit unconfirmed but the row had moved on", status=_status_of(self.jobs.get(job.object_id))
-            )
-        else:
-            logger.error("submit unconfirmed; not resubmitted", code=SUBMIT_UNCONFIRMED, error=str(error))
-        _count_by_reason("JobsFailed", SUBMIT_UNCONFIRMED)
-        return Outcome.FAILED
-
-    def _fail_interrupted_submit(self, job: Job) -> Outcome:
-        message = (
-            f"submit started at {job.get('submit_started_at')} by attempt {job.attempts}; no answer recorded"
-        )
-        failed = self.jobs.mark_submit_unconfirmed(
-            job.object_id,
-            attempt=job.attempts,
-            message=message,
-            reason=_INTERRUPTED_SUBMIT,
-            lease_until=job.lease_until,
-        )
-        if failed is None:
-            raise ConcurrentChangeError(f"{job.object_id} changed while failing its interrupted submit")
-        logger.error("interrupted submit found; not resubmitted", code=SUBMIT_UNCONFIRMED, error=message)
-        _count_by_reason("JobsFailed", SUBMIT_UNCONFIRMED)
-        return Outcome.FAILED
-
-    def _release(self, job: Job, *, submit_refused: bool = False) -> None:
-        # Best effort: if this write fails too, the lease runs out and a later delivery reclaims the row (or,
-        # with a submit marker still set, fails it as unconfirmed: the safe side).
-        try:
-            self.jobs.release_lease(job.object_id, attempt=job.attempts, submit_refused=submit_refused)
-        except Exception:
-            logger.exception("could not release the upload lease")
-
-
-def _count_by_reason(name: str, reason: str) -> None:
-    # Its own EMF document: a dimension added to the shared Metrics would apply to every metric in the flush.
-    with single_metric(
-        name=name, unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
-    ) as metric:
-        metric.add_dimension(name="reason", value=str(reason))
-
-
-def _status_of(job: Job | None) -> str | None:
-    return job.status if job else None
-
-
-def submit_outcome_unknown(error: AudioLassoError) -> bool:
-    """Whether a failed submit may still have created a job at AudioLasso.
-
-    True for no answer after the request went out (dropped connection, read timeout), a success answer that
-    could not be read, and a 5xx other than 500/502/503 (a gateway's 504, say, relays no verdict of the
-    service). 500 and 502 are the service's own failure, which its docs say to retry; 429 and 503 did nothing.
-    """
-    if isinstance(error, ConnectionFailedError):
-        return error.request_sent
-    if isinstance(error, UnexpectedResponseError):
-        return True
-    return isinstance(error, ServerError) and error.status_code != 500
 
 
 def _pin_version(obj: PinnedObject, head: ObjectHead) -> PinnedObject:
@@ -384,6 +290,6 @@ def build_service(
         config=config,
         jobs=JobStore(clients.table(config.jobs_table)),
         objects=S3Objects(clients.s3),
-        sqs=clients.sqs,
+        checks=CheckQueue(clients.sqs, config.check_queue_url),
         client=client or ClientFactory(config.api),
     )

@@ -2,9 +2,9 @@
 
 import mimetypes
 from collections.abc import Callable
-from enum import StrEnum
 
 from lassodrop.audiolasso import MAX_UPLOAD_BYTES
+from lassodrop.ingest.rejections import RejectCode, Rejection
 
 # The client's limit: the upload guide's "500 MB" read as decimal megabytes, the stricter reading.
 MAX_OBJECT_BYTES = MAX_UPLOAD_BYTES
@@ -18,25 +18,6 @@ _ALIASES = {
     "application/mp4": "audio/mp4",
     "application/x-flac": "audio/flac",
 }
-
-
-class RejectCode(StrEnum):
-    EMPTY_OBJECT = "EMPTY_OBJECT"
-    TOO_LARGE = "TOO_LARGE"
-    UNSUPPORTED_CONTENT_TYPE = "UNSUPPORTED_CONTENT_TYPE"
-    INVALID_SPANS = "INVALID_SPANS"
-    OBJECT_GONE = "OBJECT_GONE"
-    OBJECT_CHANGED = "OBJECT_CHANGED"
-    INVALID_INPUT = "INVALID_INPUT"
-
-
-class Rejection(Exception):
-    """A terminal refusal of one object: recorded on its job row, never retried."""
-
-    def __init__(self, code: RejectCode, reason: str) -> None:
-        super().__init__(f"{code}: {reason}")
-        self.code = code
-        self.reason = reason
 
 
 def check_size(size: int) -> None:

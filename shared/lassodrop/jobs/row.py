@@ -1,0 +1,158 @@
+"""The job row as one typed model: `Job.from_item` is the one way in from DynamoDB, `to_item` the one way out.
+
+One row per object version, keyed on the object's version id (or its ETag on an unversioned bucket). Every
+attribute the pipeline stores is a field here; the store refuses to write any other name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from lassodrop.jobs.states import TERMINAL, Status
+
+# Error code of a row whose submit may have created a job at AudioLasso without its answer being recorded.
+SUBMIT_UNCONFIRMED = "SUBMIT_UNCONFIRMED"
+
+
+def object_id_for(bucket: str, key: str, *, version_id: str | None = None, etag: str | None = None) -> str:
+    """The row key: the object's version when the bucket is versioned, else its ETag (bare, no quotes)."""
+    if version_id:
+        return f"{source_uri_for(bucket, key)}?version={version_id}"
+    if etag:
+        return f"{source_uri_for(bucket, key)}?etag={etag.strip(chr(34))}"
+    raise ValueError("an object id needs a version id or an ETag")
+
+
+def source_uri_for(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+@dataclass(frozen=True)
+class JobError:
+    """Why a row ended badly: a code (AudioLasso's, or the pipeline's) and its message."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ObjectDetails:
+    """What ingest learns about the object while it holds the upload lease."""
+
+    size: int
+    content_type: str
+    prompt: str
+    prompt_source: str
+    etag: str | None = None
+    version_id: str | None = None
+    spans: list[dict[str, Any]] | None = None
+    webhook_token: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job row. Times are ISO-8601 strings as stored (lassodrop.timestamps); leases are epoch seconds."""
+
+    object_id: str
+    status: Status = Status.RECEIVED
+    # the object
+    bucket: str = ""
+    key: str = ""
+    source_uri: str | None = None
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+    content_type: str | None = None
+    prompt: str | None = None
+    prompt_source: str | None = None
+    spans: list[dict[str, Any]] | None = None
+    # the row's own bookkeeping
+    created_at: str | None = None
+    updated_at: str | None = None
+    expires_at_epoch: int | None = None
+    attempts: int = 0
+    lease_until: int | None = None
+    lease_owner: str | None = None
+    # the job at AudioLasso
+    webhook_token: str | None = field(default=None, repr=False)
+    submit_started_at: str | None = None
+    file_id: str | None = None
+    request_id: str | None = None
+    submitted_at: str | None = None
+    status_url: str | None = None
+    result_url: str | None = None
+    first_check_enqueued_at: str | None = None
+    checks: int = 0
+    next_check_delay: int | None = None
+    # its end
+    completed_at: str | None = None
+    collected_at: str | None = None
+    sample_rate: int | None = None
+    outputs: dict[str, dict[str, Any]] | None = None
+    error: JobError | None = None
+    reason: str | None = None
+    event_published: bool | None = None
+    publish_lease_until: int | None = None
+    event_id: str | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Job:
+        """The row as DynamoDB returned it (numbers as Decimal, spans as JSON text)."""
+        plain = {name: _plain(value) for name, value in item.items() if name in ATTRIBUTES}
+        plain["status"] = Status(plain.get("status", Status.RECEIVED))
+        if isinstance(plain.get("error"), Mapping):
+            plain["error"] = JobError(
+                str(plain["error"].get("code", "")), str(plain["error"].get("message", ""))
+            )
+        if isinstance(plain.get("spans"), str):
+            plain["spans"] = json.loads(plain["spans"])
+        return cls(**plain)
+
+    def to_item(self) -> dict[str, Any]:
+        """The row as DynamoDB stores it: set attributes only, in storable types."""
+        item = {name: storable(getattr(self, name)) for name in ATTRIBUTES if getattr(self, name) is not None}
+        if self.spans:
+            item["spans"] = stored_spans(self.spans)
+        return item
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+ATTRIBUTES = frozenset(f.name for f in fields(Job))
+
+
+def storable(value: Any) -> Any:
+    """A value as DynamoDB takes it: Decimal for floats, strings for enums, JSON text for spans."""
+    if isinstance(value, StrEnum):
+        return str(value)
+    if isinstance(value, JobError):
+        return asdict(value)
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, Mapping):
+        return {k: storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
+def stored_spans(spans: list[dict[str, Any]] | None) -> str | None:
+    # Kept as JSON text: DynamoDB would turn the span numbers into Decimals, and the API wants them as sent.
+    return json.dumps(spans) if spans else None
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,58 @@
+"""What the functions send each other: the check message on the CheckQueue, defined once for every sender.
+
+Ingest queues the first check after a submit, collect re-queues its own polls, and the webhook queues an
+immediate check; collect reads them all. `CheckQueue` is the one way onto that queue.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+# SQS refuses a DelaySeconds above 15 minutes.
+SQS_MAX_DELAY_SECONDS = 900
+
+
+class CheckReason(StrEnum):
+    FIRST_CHECK = "first-check"  # ingest, right after the submit
+    POLL = "poll"  # collect, the next link of the job's polling chain
+    WEBHOOK = "webhook"  # the webhook: a hint that the job ended; it starts no chain of its own
+
+
+@dataclass(frozen=True)
+class CheckMessage:
+    """Look at this job's status now. `request_id` is informative: the row is the source of truth."""
+
+    object_id: str
+    request_id: str | None
+    reason: str
+
+    @classmethod
+    def from_body(cls, body: str) -> CheckMessage:
+        data = json.loads(body)
+        if not isinstance(data, dict) or not isinstance(data.get("object_id"), str):
+            raise ValueError("check message needs a string object_id")
+        request_id = data.get("request_id")
+        return cls(
+            data["object_id"], request_id if isinstance(request_id, str) else None, str(data.get("reason"))
+        )
+
+    def to_body(self) -> str:
+        return json.dumps({"object_id": self.object_id, "request_id": self.request_id, "reason": self.reason})
+
+
+class CheckQueue:
+    """Sends check messages to the CheckQueue (`sqs` is a boto3 SQS client)."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+
+    def send(self, message: CheckMessage, delay_seconds: int = 0) -> None:
+        if not 0 <= delay_seconds <= SQS_MAX_DELAY_SECONDS:
+            raise ValueError(f"a check delay must be 0 to {SQS_MAX_DELAY_SECONDS} s, got {delay_seconds}")
+        self.sqs.send_message(
+            QueueUrl=self.queue_url, MessageBody=message.to_body(), DelaySeconds=delay_seconds
+        )

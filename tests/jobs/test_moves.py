@@ -1,0 +1,172 @@
+"""Every named move of the job row, tried from every status: allowed where the drawing says, else refused.
+
+The table below is this test's own copy of the drawing in lassodrop/jobs/states.py, so removing or widening a
+precondition in the store (or in its MOVES table) fails here.
+"""
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lassodrop.jobs import ClaimResult, Ending, Job, JobStore, ObjectDetails, Status
+from lassodrop_local.stack import AwsClients, create_stack
+
+NOW = 1_790_000_000
+MOMENT = datetime.fromtimestamp(NOW, tz=UTC)
+OBJECT_ID = "s3://bkt/a.wav?version=v1"
+S = Status
+ENDED = {S.COMPLETED, S.FAILED, S.TIMED_OUT, S.EXPIRED}
+
+# A row that satisfies every extra precondition: its leases ran out, the caller holds attempt 1 and owner
+# "worker", a submit was started without an answer, and its event is unpublished with an expired lease.
+SEED = {
+    "bucket": "bkt",
+    "key": "a.wav",
+    "version_id": "v1",
+    "source_uri": "s3://bkt/a.wav",
+    "attempts": 1,
+    "lease_until": NOW - 10,
+    "lease_owner": "worker",
+    "event_published": False,
+    "publish_lease_until": NOW - 10,
+}
+DETAILS = ObjectDetails(size=1, content_type="audio/wav", prompt="p", prompt_source="default")
+
+
+def _claim(store: JobStore) -> bool:
+    claim = store.claim_upload("bkt", "a.wav", version_id="v1", etag=None, lease_seconds=900, ttl_days=1)
+    return claim.result is ClaimResult.CLAIMED
+
+
+Attempt = Callable[[JobStore], object]
+
+# move -> (statuses it starts from, extra seed attributes, the call)
+MOVES: dict[str, tuple[set[Status], dict[str, Any], Attempt]] = {
+    "claim_upload": ({S.RECEIVED, S.UPLOADING}, {}, _claim),
+    "record_details": ({S.UPLOADING}, {}, lambda s: s.record_details(OBJECT_ID, attempt=1, details=DETAILS)),
+    "mark_submit_started": ({S.UPLOADING}, {}, lambda s: s.mark_submit_started(OBJECT_ID, attempt=1)),
+    "release_lease": ({S.UPLOADING}, {}, lambda s: s.release_lease(OBJECT_ID, attempt=1)),
+    "mark_submit_unconfirmed": (
+        {S.UPLOADING},
+        {"submit_started_at": "2026-09-21T14:00:00.000Z"},
+        lambda s: s.mark_submit_unconfirmed(OBJECT_ID, attempt=1, message="m", reason="r"),
+    ),
+    "mark_submitted": (
+        {S.UPLOADING},
+        {},
+        lambda s: s.mark_submitted(OBJECT_ID, file_id="f", request_id="r", status_url=None, result_url=None),
+    ),
+    "mark_check_enqueued": (
+        {S.SUBMITTED, S.COLLECTING, S.COMPLETED, S.TIMED_OUT, S.EXPIRED},
+        {},
+        lambda s: s.mark_check_enqueued(OBJECT_ID),
+    ),
+    "mark_rejected": (
+        {S.RECEIVED, S.UPLOADING},
+        {},
+        lambda s: s.mark_rejected(OBJECT_ID, code="C", reason="r"),
+    ),
+    "mark_failed": (
+        {S.RECEIVED, S.UPLOADING},
+        {},
+        lambda s: s.mark_failed(OBJECT_ID, code="C", message="m", reason="r"),
+    ),
+    "record_check": ({S.SUBMITTED}, {}, lambda s: s.record_check(OBJECT_ID, 1, 30)),
+    "claim_collect": (
+        {S.SUBMITTED, S.COLLECTING},
+        {},
+        lambda s: s.claim_collect(OBJECT_ID, "w2", MOMENT, 900),
+    ),
+    "release_collect": ({S.COLLECTING}, {}, lambda s: s.release_collect(OBJECT_ID, "worker")),
+    "finish with the lease": (
+        {S.COLLECTING},
+        {},
+        lambda s: s.finish(OBJECT_ID, Ending(S.COMPLETED), MOMENT, owner="worker"),
+    ),
+    "finish without a lease": (
+        {S.SUBMITTED, S.COLLECTING},
+        {},
+        lambda s: s.finish(OBJECT_ID, Ending(S.TIMED_OUT), MOMENT, owner=None),
+    ),
+    "claim_publish": (ENDED, {}, lambda s: s.claim_publish(OBJECT_ID, MOMENT)),
+    "mark_published": (ENDED, {}, lambda s: s.mark_published(OBJECT_ID, "evt")),
+}
+
+# Where a move's extra precondition does not hold it is refused even from an allowed status.
+UNMET: list[tuple[str, Status, dict[str, Any]]] = [
+    ("claim_upload", S.UPLOADING, {"lease_until": NOW + 100}),
+    ("claim_upload", S.UPLOADING, {"submit_started_at": "2026-09-21T14:00:00.000Z"}),
+    ("record_details", S.UPLOADING, {"attempts": 2}),
+    ("mark_submit_started", S.UPLOADING, {"attempts": 2}),
+    ("release_lease", S.UPLOADING, {"attempts": 2}),
+    ("mark_submit_unconfirmed", S.UPLOADING, {"submit_started_at": None}),
+    ("mark_submit_unconfirmed", S.UPLOADING, {"submit_started_at": "t", "request_id": "r"}),
+    ("mark_submit_unconfirmed", S.UPLOADING, {"submit_started_at": "t", "attempts": 2}),
+    ("claim_collect", S.COLLECTING, {"lease_until": NOW + 100}),
+    ("release_collect", S.COLLECTING, {"lease_owner": "someone else"}),
+    ("finish with the lease", S.COLLECTING, {"lease_owner": "someone else"}),
+    ("finish without a lease", S.COLLECTING, {"lease_until": NOW + 100}),
+    ("claim_publish", S.COMPLETED, {"event_published": True}),
+    ("claim_publish", S.COMPLETED, {"publish_lease_until": NOW + 100}),
+    ("mark_published", S.COMPLETED, {"event_published": True}),
+]
+
+
+@pytest.fixture(scope="module")
+def table() -> Iterator[Any]:
+    """One stack for the whole table of moves: each test only writes its own row."""
+    with mock_aws():
+        info = create_stack(AwsClients())
+        yield boto3.resource("dynamodb", region_name=info.region).Table(info.jobs_table)
+
+
+@pytest.fixture
+def store(table: Any) -> Iterator[JobStore]:
+    yield JobStore(table, clock=lambda: float(NOW))
+    table.delete_item(Key={"object_id": OBJECT_ID})
+
+
+def _seed(store: JobStore, status: Status, extra: dict[str, Any]) -> Job:
+    row = Job.from_item({"object_id": OBJECT_ID, "status": status, **SEED, **extra})
+    store._table.put_item(Item=row.to_item())
+    return row
+
+
+def _moved(result: object) -> bool:
+    return result is True or isinstance(result, Job)
+
+
+@pytest.mark.parametrize("status", list(Status))
+@pytest.mark.parametrize("move", list(MOVES))
+def test_every_move_is_allowed_exactly_from_its_statuses(store: JobStore, move: str, status: Status) -> None:
+    sources, extra, attempt = MOVES[move]
+    before = _seed(store, status, extra)
+
+    moved = _moved(attempt(store))
+
+    assert moved is (status in sources), f"{move} from {status}"
+    if not moved:
+        assert store.get(OBJECT_ID) == before
+
+
+def test_a_new_row_can_only_be_claimed(store: JobStore) -> None:
+    for move, (_, _, attempt) in MOVES.items():
+        if move != "claim_upload":
+            assert not _moved(attempt(store)), move
+            assert store.get(OBJECT_ID) is None
+    assert _claim(store)
+
+
+@pytest.mark.parametrize(("move", "status", "unmet"), UNMET)
+def test_a_move_is_refused_while_its_extra_precondition_does_not_hold(
+    store: JobStore, move: str, status: Status, unmet: dict[str, Any]
+) -> None:
+    _, extra, attempt = MOVES[move]
+    before = _seed(store, status, {**extra, **unmet})
+
+    assert not _moved(attempt(store))
+    assert store.get(OBJECT_ID) == before
