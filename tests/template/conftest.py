@@ -4,7 +4,8 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from lassodrop_local.stack import AwsClients, StackInfo, Translation, create_stack, load_template, translate
+from lassodrop_local.stack import AwsClients, StackInfo, create_stack
+from lassodrop_local.template import Translation, load_template, translate
 
 # One sample for every webhook-enabled stack: the runner would serve the webhook here.
 WEBHOOK_URL = "http://127.0.0.1:8765/webhook/"

@@ -7,7 +7,8 @@ from urllib.parse import unquote_plus
 
 from moto.cloudformation.parsing import get_model_map
 
-from lassodrop_local.stack import REPO_ROOT, AwsClients, StackInfo, Translation, prepare_for_moto
+from lassodrop_local.stack import AwsClients, StackInfo
+from lassodrop_local.template import REPO_ROOT, Translation, prepare_for_moto
 
 BuildStack = Callable[..., StackInfo]
 

@@ -16,14 +16,8 @@ from lassodrop_local.emulator.server import EmulatorServer
 from lassodrop_local.runner.runtime import Runtime
 from lassodrop_local.runner.sandbox import LogSink
 from lassodrop_local.runner.spec import FunctionSpec, SandboxSettings, SqsMapping
-from lassodrop_local.stack import (
-    TEMPLATE_PATH,
-    AwsClients,
-    FunctionConfig,
-    StackInfo,
-    create_stack,
-    load_template,
-)
+from lassodrop_local.stack import AwsClients, FunctionConfig, StackInfo, create_stack
+from lassodrop_local.template import TEMPLATE_PATH, load_template
 
 LOCAL_API_KEY = "al_local_key"
 # Locally a job takes seconds, so checks are due after seconds too (the template's 30 s suits real jobs).
