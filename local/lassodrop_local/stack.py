@@ -26,6 +26,7 @@ from typing import Any
 
 import boto3
 
+from lassodrop.runtime import AwsClients
 from lassodrop_local.template import (
     ARTIFACT_BUCKET,
     TEMPLATE_PATH,
@@ -38,6 +39,7 @@ from lassodrop_local.template import (
 )
 
 DEFAULT_STACK_NAME = "lassodrop"
+DEFAULT_REGION = "us-east-1"
 
 
 class StackCreateError(RuntimeError):
@@ -106,22 +108,15 @@ class StackInfo:
     template: Mapping[str, Any] = field(repr=False)
 
 
-@dataclass(frozen=True)
-class AwsClients:
-    """boto3 clients for one region, against moto (in-process or a server at `endpoint_url`)."""
-
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-
-    def client(self, service: str) -> Any:
-        # Fixed fake credentials: these clients must never be able to act on a real account.
-        return boto3.client(
-            service,
-            region_name=self.region,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106
-        )
+def clients_for_moto(endpoint_url: str | None = None, *, region: str = DEFAULT_REGION) -> AwsClients:
+    """AWS clients for one region against moto (in-process, or a server at `endpoint_url`)."""
+    # Fixed fake credentials: these clients must never be able to act on a real account.
+    session = boto3.session.Session(
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106
+    )
+    return AwsClients(session, endpoint_url=endpoint_url)
 
 
 def create_stack(
@@ -140,7 +135,7 @@ def create_stack(
     webhook). Unless ExistingApiKeySecretArn is given, a secret holding `api_key` is created first. With
     `wire`, the bucket settings moto drops (versioning, notifications) are applied through the S3 API.
     """
-    clients = clients or AwsClients()
+    clients = clients or clients_for_moto()
     overrides = dict(parameters or {})
     sam_template = load_template(template_path)
     if not overrides.get("ExistingApiKeySecretArn"):
