@@ -1,28 +1,23 @@
 """Build the stack that template.yaml declares in moto, so tests and the embedded stack cannot drift from it.
 
-The SAM template is translated offline with aws-sam-translator into plain CloudFormation and created in moto's
-CloudFormation (in-process under `mock_aws`, or a moto server given its endpoint URL). moto covers most of it;
-what it does not, this module either plays through the ordinary APIs or leaves to the local runner:
+The template, translated and prepared by `lassodrop_local.template`, is created in moto's CloudFormation
+(in-process under `mock_aws`, or a moto server given its endpoint URL). moto covers most of it; what it does
+not, this module plays through the ordinary APIs or records for the local runner:
 
 - Lambda functions and the layer ARE created in moto (from tiny placeholder zips) because moto then resolves
   each function's Environment, Timeout and MemorySize exactly as CloudFormation would; the code that runs
   locally is the CodeUri/ContentUri directory, recorded here.
-- Event source mappings are stripped and recorded instead: in moto an SQS mapping makes SendMessage invoke the
-  function itself (through Docker). The local runner polls the queues as Lambda would.
-- Resources moto has no CloudFormation model for (queue and bucket policies, alarms, the secret, the Function
-  URL and its permissions) only matter in AWS; they are stripped. The API key secret is created through the
-  Secrets Manager API and handed in through the ExistingApiKeySecretArn parameter.
+- The event source mappings left out of moto are recorded in each function's configuration instead; the local
+  runner polls the queues as Lambda would.
+- The API key secret, left out too, is created through the Secrets Manager API and handed in through the
+  ExistingApiKeySecretArn parameter.
 - moto's bucket model ignores versioning and notifications, so `wire_buckets` applies them through the S3 API.
-- moto ignores the template's Rules and parameter constraints; `resolve_parameters` enforces them so a local
-  configuration fails the way a deployment would.
 """
 
 from __future__ import annotations
 
-import copy
 import io
 import json
-import re
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,36 +25,21 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from cfnlint.decode import decode
-from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
-from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
-from samtranslator.parser.parser import Parser
-from samtranslator.translator.translator import Translator
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_PATH = REPO_ROOT / "template.yaml"
-ARTIFACT_BUCKET = "lassodrop-local-artifacts"
-DEFAULT_STACK_NAME = "lassodrop"
-
-# moto has no CloudFormation model for these; they control access and alerting in AWS only.
-NOT_IN_MOTO = frozenset(
-    {
-        "AWS::SQS::QueuePolicy",
-        "AWS::S3::BucketPolicy",
-        "AWS::CloudWatch::Alarm",
-        "AWS::SecretsManager::Secret",
-        "AWS::Lambda::Url",
-    }
+from lassodrop.runtime import AwsClients
+from lassodrop_local.template import (
+    ARTIFACT_BUCKET,
+    TEMPLATE_PATH,
+    Translation,
+    evaluate_conditions,
+    load_template,
+    prepare_for_moto,
+    resolve_parameters,
+    translate,
 )
-# The local runner plays these (queue polling, the webhook endpoint).
-PLAYED_BY_RUNNER = frozenset({"AWS::Lambda::EventSourceMapping", "AWS::Lambda::Permission"})
 
-_FUNCTION = "AWS::Serverless::Function"
-_LAYER = "AWS::Serverless::LayerVersion"
-
-
-class TemplateRuleError(ValueError):
-    """The parameters break a template Rule or a parameter constraint (CloudFormation would refuse them)."""
+DEFAULT_STACK_NAME = "lassodrop"
+DEFAULT_REGION = "us-east-1"
 
 
 class StackCreateError(RuntimeError):
@@ -128,172 +108,15 @@ class StackInfo:
     template: Mapping[str, Any] = field(repr=False)
 
 
-@dataclass(frozen=True)
-class Translation:
-    """The translated template, and the local directory behind each placeholder code location."""
-
-    template: dict[str, Any]
-    code_dirs: Mapping[str, Path]
-
-
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """Read a (SAM) template with CloudFormation's short-form tags into plain dicts and lists."""
-    template, errors = decode(str(path))
-    if errors or template is None:
-        raise ValueError(f"cannot read {path}: {[str(error) for error in errors]}")
-    return json.loads(json.dumps(template))
-
-
-def translate(
-    sam_template: Mapping[str, Any],
-    *,
-    region: str = "us-east-1",
-    template_dir: Path = REPO_ROOT,
-    artifact_bucket: str = ARTIFACT_BUCKET,
-) -> Translation:
-    """Translate SAM to CloudFormation offline, pointing code and layers at placeholder S3 objects."""
-    template = copy.deepcopy(dict(sam_template))
-    code_dirs: dict[str, Path] = {}
-    for logical_id, resource in template.get("Resources", {}).items():
-        uri_property = {_FUNCTION: "CodeUri", _LAYER: "ContentUri"}.get(resource["Type"])
-        if uri_property is None:
-            continue
-        key = f"{logical_id}.zip"
-        code_dirs[key] = (template_dir / resource["Properties"][uri_property]).resolve()
-        resource["Properties"][uri_property] = {"Bucket": artifact_bucket, "Key": key}
-    # Translator rather than samtranslator's transform(): transform() takes the region from the default boto3
-    # session (the machine's configuration). A session only names the region here; nothing calls AWS, and
-    # managed policy names come from the translator's bundled list instead of IAM.
-    metrics = Metrics("ServerlessTransform", DummyMetricsPublisher())
-    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=region), metrics=metrics)
-    translated = translator.translate(template, parameter_values={}, get_managed_policy_map=_bundled_policies)
-    metrics.publish()  # to the dummy publisher; unpublished metrics are logged as a warning
-    return Translation(template=translated, code_dirs=code_dirs)
-
-
-def _bundled_policies() -> dict[str, str]:
-    return dict(get_bundled_managed_policy_map("aws") or {})
-
-
-def resolve_parameters(template: Mapping[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
-    """Defaults plus overrides, checked against each parameter's constraints and the template's Rules."""
-    declared = template.get("Parameters", {})
-    unknown = set(overrides) - set(declared)
-    if unknown:
-        raise TemplateRuleError(f"unknown parameters: {sorted(unknown)}")
-    values = {name: str(overrides.get(name, spec.get("Default", ""))) for name, spec in declared.items()}
-    for name, spec in declared.items():
-        _check_constraints(name, values[name], spec)
-    _check_rules(template.get("Rules", {}), values)
-    return values
-
-
-def _check_constraints(name: str, value: str, spec: Mapping[str, Any]) -> None:
-    allowed = spec.get("AllowedValues")
-    if allowed is not None and value not in [str(choice) for choice in allowed]:
-        raise TemplateRuleError(f"{name}={value!r} is not one of {allowed}")
-    pattern = spec.get("AllowedPattern")
-    if pattern is not None and re.fullmatch(pattern, value) is None:
-        raise TemplateRuleError(f"{name}={value!r}: {spec.get('ConstraintDescription', pattern)}")
-    if spec.get("Type") == "Number":
-        number = float(value)
-        if "MinValue" in spec and number < float(spec["MinValue"]):
-            raise TemplateRuleError(f"{name}={value} is below {spec['MinValue']}")
-        if "MaxValue" in spec and number > float(spec["MaxValue"]):
-            raise TemplateRuleError(f"{name}={value} is above {spec['MaxValue']}")
-
-
-def _check_rules(rules: Mapping[str, Any], values: Mapping[str, str]) -> None:
-    for rule_name, rule in rules.items():
-        if "RuleCondition" in rule and not evaluate_condition(rule["RuleCondition"], values, {}):
-            continue
-        for assertion in rule.get("Assertions", []):
-            if not evaluate_condition(assertion["Assert"], values, {}):
-                raise TemplateRuleError(
-                    f"{rule_name}: {assertion.get('AssertDescription', 'assertion failed')}"
-                )
-
-
-def evaluate_condition(expression: Any, values: Mapping[str, str], conditions: Mapping[str, Any]) -> Any:
-    """Evaluate CloudFormation's condition subset: Ref to a parameter, Equals, Not, And, Or, Condition."""
-    if not isinstance(expression, dict):
-        return expression
-    ((function, argument),) = expression.items()
-    if function == "Ref":
-        return values[argument]
-    if function == "Condition":
-        return evaluate_condition(conditions[argument], values, conditions)
-    operands = [evaluate_condition(operand, values, conditions) for operand in argument]
-    if function == "Fn::Equals":
-        return str(operands[0]) == str(operands[1])
-    if function == "Fn::Not":
-        return not operands[0]
-    if function == "Fn::And":
-        return all(operands)
-    if function == "Fn::Or":
-        return any(operands)
-    raise ValueError(f"unsupported function in a condition: {function}")
-
-
-def evaluate_conditions(template: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, bool]:
-    conditions = template.get("Conditions", {})
-    return {name: bool(evaluate_condition(expr, values, conditions)) for name, expr in conditions.items()}
-
-
-def prepare_for_moto(template: Mapping[str, Any], stand_ins: Mapping[str, str]) -> dict[str, Any]:
-    """Drop what moto cannot or must not create; `stand_ins` maps "Logical.Attribute" of dropped ones."""
-    prepared = copy.deepcopy(dict(template))
-    dropped = {
-        logical_id
-        for logical_id, resource in prepared["Resources"].items()
-        if resource["Type"] in NOT_IN_MOTO | PLAYED_BY_RUNNER
-    }
-    for logical_id in dropped:
-        del prepared["Resources"][logical_id]
-    for resource in prepared["Resources"].values():
-        depends_on = resource.get("DependsOn")
-        if depends_on is not None:
-            remaining = [name for name in _as_list(depends_on) if name not in dropped]
-            resource.pop("DependsOn")
-            if remaining:
-                resource["DependsOn"] = remaining
-    prepared.pop("Rules", None)
-    return _replace_get_atts(prepared, dropped, stand_ins)
-
-
-def _as_list(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _replace_get_atts(node: Any, dropped: set[str], stand_ins: Mapping[str, str]) -> Any:
-    if isinstance(node, list):
-        return [_replace_get_atts(item, dropped, stand_ins) for item in node]
-    if not isinstance(node, dict):
-        return node
-    get_att = node.get("Fn::GetAtt")
-    if get_att is not None and len(node) == 1 and get_att[0] in dropped:
-        name = ".".join(get_att)
-        # Left in place when there is no stand-in: moto then fails loudly if the value is ever needed.
-        return stand_ins.get(name, node)
-    return {key: _replace_get_atts(value, dropped, stand_ins) for key, value in node.items()}
-
-
-@dataclass(frozen=True)
-class AwsClients:
-    """boto3 clients for one region, against moto (in-process or a server at `endpoint_url`)."""
-
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-
-    def client(self, service: str) -> Any:
-        # Fixed fake credentials: these clients must never be able to act on a real account.
-        return boto3.client(
-            service,
-            region_name=self.region,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106
-        )
+def clients_for_moto(endpoint_url: str | None = None, *, region: str = DEFAULT_REGION) -> AwsClients:
+    """AWS clients for one region against moto (in-process, or a server at `endpoint_url`)."""
+    # Fixed fake credentials: these clients must never be able to act on a real account.
+    session = boto3.session.Session(
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106
+    )
+    return AwsClients(session, endpoint_url=endpoint_url)
 
 
 def create_stack(
@@ -312,7 +135,7 @@ def create_stack(
     webhook). Unless ExistingApiKeySecretArn is given, a secret holding `api_key` is created first. With
     `wire`, the bucket settings moto drops (versioning, notifications) are applied through the S3 API.
     """
-    clients = clients or AwsClients()
+    clients = clients or clients_for_moto()
     overrides = dict(parameters or {})
     sam_template = load_template(template_path)
     if not overrides.get("ExistingApiKeySecretArn"):

@@ -79,31 +79,46 @@ class ApiSettings:
 
 
 class AwsClients:
-    """boto3 clients, each built on first use and then reused; tests pass in their own."""
+    """boto3 clients from one session, each built on first use and then reused; tests pass in their own.
 
-    def __init__(self, session: boto3.session.Session | None = None, **clients: Any) -> None:
+    `endpoint_url` sends every client to one endpoint instead of AWS's (a moto server, locally).
+    """
+
+    def __init__(
+        self, session: boto3.session.Session | None = None, *, endpoint_url: str | None = None, **clients: Any
+    ) -> None:
         self._session = session
+        self.endpoint_url = endpoint_url
         self.__dict__.update(clients)  # an injected client takes the place of the cached_property
 
     @cached_property
     def session(self) -> boto3.session.Session:
         return self._session or boto3.session.Session()
 
+    @property
+    def region(self) -> str:
+        """The session's region, which every client is built for (in Lambda, AWS_REGION)."""
+        return self.session.region_name
+
+    def client(self, service: str) -> Any:
+        """A new client for any AWS service, from the session and at `endpoint_url` when one is given."""
+        return self.session.client(service, endpoint_url=self.endpoint_url)
+
     @cached_property
     def s3(self) -> Any:
-        return self.session.client("s3")
+        return self.client("s3")
 
     @cached_property
     def sqs(self) -> Any:
-        return self.session.client("sqs")
+        return self.client("sqs")
 
     @cached_property
     def events(self) -> Any:
-        return self.session.client("events")
+        return self.client("events")
 
     @cached_property
     def dynamodb(self) -> Any:
-        return self.session.resource("dynamodb")
+        return self.session.resource("dynamodb", endpoint_url=self.endpoint_url)
 
     def table(self, name: str) -> Any:
         return self.dynamodb.Table(name)

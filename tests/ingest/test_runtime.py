@@ -61,6 +61,15 @@ def test_every_aws_client_comes_from_the_given_session() -> None:
     assert regions == dict.fromkeys(("s3", "sqs", "events"), "eu-west-3")
 
 
+def test_every_aws_client_goes_to_the_given_endpoint() -> None:
+    session = boto3.session.Session(region_name="eu-west-3")
+    clients = AwsClients(session, endpoint_url="http://127.0.0.1:5000")
+
+    built = [clients.s3, clients.sqs, clients.events, clients.dynamodb.meta.client, clients.client("lambda")]
+
+    assert {client.meta.endpoint_url for client in built} == {"http://127.0.0.1:5000"}
+
+
 def test_signed_url_hosts_are_read_as_a_comma_separated_list_without_blanks() -> None:
     env = {**API_ENV, "AUDIOLASSO_SIGNED_URL_HOSTS": " *.r2.cloudflarestorage.com, ,bucket.s3.amazonaws.com,"}
 

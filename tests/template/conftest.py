@@ -4,7 +4,9 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from lassodrop_local.stack import AwsClients, StackInfo, Translation, create_stack, load_template, translate
+from lassodrop.runtime import AwsClients
+from lassodrop_local.stack import StackInfo, clients_for_moto, create_stack
+from lassodrop_local.template import Translation, load_template, translate
 
 # One sample for every webhook-enabled stack: the runner would serve the webhook here.
 WEBHOOK_URL = "http://127.0.0.1:8765/webhook/"
@@ -23,7 +25,7 @@ def translation(sam_template: dict[str, Any]) -> Translation:
 @pytest.fixture
 def moto_clients() -> Iterator[AwsClients]:
     with mock_aws():
-        yield AwsClients()
+        yield clients_for_moto()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ import json
 
 from cfnlint.api import lint
 
-from lassodrop_local.stack import TEMPLATE_PATH, Translation
+from lassodrop_local.template import TEMPLATE_PATH, Translation
 
 
 def _findings(template_text: str) -> list[str]:

@@ -3,7 +3,9 @@ from typing import Any
 
 import pytest
 
-from lassodrop_local.stack import AwsClients, StackInfo, TemplateRuleError, resolve_parameters
+from lassodrop.runtime import AwsClients
+from lassodrop_local.stack import StackInfo
+from lassodrop_local.template import TemplateRuleError, resolve_parameters
 from tests.template.conftest import WEBHOOK_URL
 
 BuildStack = Callable[..., StackInfo]

@@ -1,7 +1,7 @@
 import tomllib
 from pathlib import Path
 
-from lassodrop_local.stack import REPO_ROOT
+from lassodrop_local.template import REPO_ROOT
 
 
 def _requirement_lines(path: Path) -> list[str]:

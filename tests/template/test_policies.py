@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from lassodrop_local.stack import AwsClients, StackInfo
+from lassodrop.runtime import AwsClients
+from lassodrop_local.stack import StackInfo
 
 BuildStack = Callable[..., StackInfo]
 

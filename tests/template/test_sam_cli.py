@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lassodrop_local.stack import REPO_ROOT, TEMPLATE_PATH
+from lassodrop_local.template import REPO_ROOT, TEMPLATE_PATH
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_plus
 
+import pytest
 from moto.cloudformation.parsing import get_model_map
 
-from lassodrop_local.stack import REPO_ROOT, AwsClients, StackInfo, Translation, prepare_for_moto
+from lassodrop.runtime import AwsClients
+from lassodrop_local.stack import StackInfo, clients_for_moto
+from lassodrop_local.template import REPO_ROOT, Translation, prepare_for_moto
 
 BuildStack = Callable[..., StackInfo]
 
@@ -273,3 +276,15 @@ def test_stack_can_be_created_twice_side_by_side(build_stack: BuildStack) -> Non
 
     assert first.input_bucket != second.input_bucket
     assert first.jobs_table != second.jobs_table
+
+
+def test_moto_clients_never_use_the_machines_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given credentials in the environment that could reach a real account
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEREALKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "real-secret")
+
+    # When clients for moto are built
+    credentials = clients_for_moto().session.get_credentials()
+
+    # Then they carry moto's fake credentials instead
+    assert (credentials.access_key, credentials.secret_key) == ("testing", "testing")

@@ -9,8 +9,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-import boto3
-
 from lassodrop.audiolasso import AudioLassoClient
 from lassodrop.jobs import JobStore
 from lassodrop_local.runner.demo import write_tone
@@ -129,14 +127,7 @@ def _upload(stack: EmbeddedStack, name: str, path: Path, prompt: str | None, wid
 
 def _job_reader(stack: EmbeddedStack) -> Callable[[FileProgress], Any]:
     assert stack.info is not None
-    dynamodb = boto3.resource(
-        "dynamodb",
-        region_name=stack.clients.region,
-        endpoint_url=stack.clients.endpoint_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - moto's fake credentials
-    )
-    store, bucket = JobStore(dynamodb.Table(stack.info.jobs_table)), stack.info.input_bucket
+    store, bucket = JobStore(stack.clients.table(stack.info.jobs_table)), stack.info.input_bucket
     return lambda item: latest(store.find_by_source(bucket, item.key))
 
 

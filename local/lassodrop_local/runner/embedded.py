@@ -16,14 +16,8 @@ from lassodrop_local.emulator.server import EmulatorServer
 from lassodrop_local.runner.runtime import Runtime
 from lassodrop_local.runner.sandbox import LogSink
 from lassodrop_local.runner.spec import FunctionSpec, SandboxSettings, SqsMapping
-from lassodrop_local.stack import (
-    TEMPLATE_PATH,
-    AwsClients,
-    FunctionConfig,
-    StackInfo,
-    create_stack,
-    load_template,
-)
+from lassodrop_local.stack import FunctionConfig, StackInfo, clients_for_moto, create_stack
+from lassodrop_local.template import TEMPLATE_PATH, load_template
 
 LOCAL_API_KEY = "al_local_key"
 # Locally a job takes seconds, so checks are due after seconds too (the template's 30 s suits real jobs).
@@ -101,7 +95,7 @@ class EmbeddedStack:
         self._template_path = template_path
         self._env = os.environ if env is None else env
         self._exit = ExitStack()
-        self.clients = AwsClients()
+        self.clients = clients_for_moto()
         self.info: StackInfo | None = None
         self.provider: Provider | None = None
         self.runtime: Runtime | None = None
@@ -119,7 +113,7 @@ class EmbeddedStack:
 
     def start(self) -> None:
         endpoint = self._start_moto()
-        self.clients = AwsClients(endpoint_url=endpoint)
+        self.clients = clients_for_moto(endpoint)
         self.provider = self._start_provider()
         self.info = create_stack(
             self.clients, api_key=self.provider.api_key, template_path=self._template_path
