@@ -1,4 +1,4 @@
-"""The JSON routes of the API: what each answers, given the state. HTTP mechanics live in server.py."""
+"""The JSON routes of the API: what each answers, given the state. HTTP mechanics live in handler.py."""
 
 import time
 from dataclasses import dataclass
