@@ -110,7 +110,7 @@ class Handler(BaseHTTPRequestHandler):
             except ApiError as error:
                 self._send_error(error)
                 return
-        status, payload = admin.handle(self.app.state, self.command, name, body)
+        status, payload = admin.handle(self.app, self.command, name, body)
         self.send_json(status, payload)
 
     # Reading the request.

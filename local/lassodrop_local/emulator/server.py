@@ -50,7 +50,7 @@ class EmulatorServer:
             self._tempdir = tempfile.TemporaryDirectory(prefix="audiolasso-emulator-")
             storage_dir = Path(self._tempdir.name)
         self.storage_dir = storage_dir
-        self.state = EmulatorState(keys, Timings(**timings), storage_dir)
+        self.state: EmulatorState = EmulatorState(keys, Timings(**timings), storage_dir)
         self.signer = UrlSigner()
         self.stopping = threading.Event()
         self._httpd = HttpServer((host, port), self)
