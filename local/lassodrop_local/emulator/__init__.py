@@ -17,6 +17,9 @@ Test triggers:
     (the default).
   - keys: `revoke_key` (401 from then on), `restore_key` (back with the scopes it had), `set_scopes`
     (a missing scope answers 403 PERMISSION_DENIED).
+- Being down: `EmulatorServer.go_offline()` closes the listening socket (connecting is refused, open
+  connections end) and `go_online()` listens again on the same port and base URL, state kept;
+  `go_offline(seconds)` comes back by itself, which is the form POST /_emulator/offline offers.
 """
 
 from lassodrop_local.emulator.server import EmulatorServer

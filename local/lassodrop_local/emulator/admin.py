@@ -5,6 +5,9 @@ name, e.g. POST /_emulator/fail_next {"route": "submit", "status": 503, "count":
 - credits {"remaining": 0} runs the account out (submits answer 402 INSUFFICIENT_CREDITS), {"remaining": 3}
   allows three more submits, {"remaining": null} is unlimited again; add_credits {"count": 5} tops it up.
 - revoke_key / restore_key {"key": ...}; set_scopes {"key": ..., "scopes": [...]} (403 without a scope).
+- offline {"seconds": 2} (EmulatorServer.go_offline): the answer arrives, and from then on connecting is
+  refused until the server comes back by itself, on the same port. Only the timed form exists here, since
+  nothing reaches an offline server to bring it back.
 """
 
 import dataclasses
@@ -34,6 +37,8 @@ _ACTIONS: dict[str, _Action] = {
     "set_scopes": lambda app, body: app.state.set_scopes(body["key"], body["scopes"]),
     "credits": lambda app, body: app.state.set_credits(**body),
     "add_credits": lambda app, body: app.state.add_credits(**body),
+    # Timed only: an untimed offline could never be undone from another process.
+    "offline": lambda app, body: app.go_offline(float(body["seconds"])),
 }
 
 _VIEWS: dict[str, Callable[[EmulatorState], object]] = {

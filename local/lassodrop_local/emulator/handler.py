@@ -13,7 +13,7 @@ import json
 import logging
 import socket
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
@@ -23,6 +23,7 @@ from lassodrop_local.emulator.errors import ApiError, invalid
 from lassodrop_local.emulator.state import RequestRecord
 
 if TYPE_CHECKING:
+    from lassodrop_local.emulator.listener import HttpServer
     from lassodrop_local.emulator.server import EmulatorServer
 
 logger = logging.getLogger(__name__)
@@ -31,25 +32,11 @@ CHUNK_BYTES = 1024 * 1024
 _MAX_JSON_BYTES = 1024 * 1024
 
 
-class HttpServer(ThreadingHTTPServer):
-    """Accepts connections for `app`, answering each on its own thread with a `Handler`."""
-
-    daemon_threads = True
-    # Many test clients connect at once; the default backlog of 5 refuses some under load.
-    request_queue_size = 64
-
-    def __init__(self, address: tuple[str, int], app: "EmulatorServer") -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, Handler)
-        self.app = app
-
-
 class Handler(BaseHTTPRequestHandler):
     """Answers one connection's requests; routes read the request and answer through its public methods."""
 
     protocol_version = "HTTP/1.1"
-    server: HttpServer
+    server: "HttpServer"
     query: dict[str, str]
     _body_read: bool = False
     _current: routes.Route | None = None
@@ -183,7 +170,8 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in headers:
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
-        if unread:
+        # An offline server finishes the answer in hand (the admin call that took it offline), then closes.
+        if unread or not self.app.online:
             self.close_connection = True
             self.send_header("Connection", "close")
         self.end_headers()

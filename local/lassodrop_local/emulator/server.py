@@ -1,7 +1,8 @@
 """The emulator as a real HTTP server on loopback: `EmulatorServer` starts, stops and wires its parts.
 
-HTTP mechanics live in handler.py, the route table and each group of routes in routes/, what the JSON
-routes answer in api.py, records and controls in state.py, and the /_emulator/ admin routes in admin.py.
+The listening socket (and going offline) lives in listener.py, HTTP mechanics in handler.py, the route
+table and each group of routes in routes/, what the JSON routes answer in api.py, records and controls in
+state.py, and the /_emulator/ admin routes in admin.py.
 """
 
 import logging
@@ -14,7 +15,7 @@ from typing import Any
 
 from lassodrop_local.emulator import wav
 from lassodrop_local.emulator.api import Api
-from lassodrop_local.emulator.handler import HttpServer
+from lassodrop_local.emulator.listener import Listener
 from lassodrop_local.emulator.openapi import DOCUMENT
 from lassodrop_local.emulator.signing import UrlSigner
 from lassodrop_local.emulator.state import ALL_SCOPES, EmulatorState, Timings
@@ -29,7 +30,8 @@ class EmulatorServer:
     `api_keys` get all four scopes; `key_scopes` adds keys with only some. `timings` are `Timings` fields
     (queue_seconds, run_seconds, result_retention_seconds, upload_url_ttl_seconds, output_url_ttl_seconds,
     stream_max_seconds, webhook_attempts, webhook_retry_seconds). Uploads and outputs are stored under
-    `storage_dir` (a temporary directory, removed on stop, when not given). Controls and inspection: `.state`.
+    `storage_dir` (a temporary directory, removed on stop, when not given). Controls and inspection: `.state`
+    (failures, latency, credits, keys, timings, records); being unreachable: `go_offline` / `go_online`.
     """
 
     def __init__(
@@ -53,23 +55,19 @@ class EmulatorServer:
         self.state: EmulatorState = EmulatorState(keys, Timings(**timings), storage_dir)
         self.signer = UrlSigner()
         self.stopping = threading.Event()
-        self._httpd = HttpServer((host, port), self)
+        self._listener = Listener((host, port), self)
         self.api = Api(self.state, self.signer, self.base_url)
         self.openapi = DOCUMENT
         self._webhooks = WebhookDispatcher(self.state, self.api.webhook_event, allow_remote_webhooks)
-        # A short poll interval keeps stop() quick; tests start and stop a server each.
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), name="emulator-http", daemon=True
-        )
         self._output_lock = threading.Lock()
 
     @property
     def port(self) -> int:
-        return int(self._httpd.server_address[1])
+        return self._listener.address[1]
 
     @property
     def base_url(self) -> str:
-        host = str(self._httpd.server_address[0])
+        host = self._listener.address[0]
         # A wildcard bind is still reached through loopback.
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
@@ -77,18 +75,36 @@ class EmulatorServer:
 
     def start(self) -> "EmulatorServer":
         self._webhooks.start()
-        self._thread.start()
+        self._listener.start()
         logger.info("emulator listening on %s", self.base_url)
         return self
 
     def stop(self) -> None:
+        """Stop serving for good (offline or not) and remove a temporary storage directory."""
         self.stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
+        self._listener.end()
         self._webhooks.stop()
         if self._tempdir is not None:
             self._tempdir.cleanup()
+
+    @property
+    def online(self) -> bool:
+        return self._listener.online
+
+    def go_offline(self, seconds: float | None = None) -> None:
+        """Refuse connections, as a server that is down: connecting fails, open connections end.
+
+        The base URL, the state and the jobs' clocks are kept. With `seconds`, the server comes back by
+        itself after that long (the form POST /_emulator/offline offers, since nothing reaches an offline
+        server); without, it stays offline until `go_online` (or `stop`).
+        """
+        self._listener.go_offline(seconds)
+        logger.info("emulator offline url=%s seconds=%s", self.base_url, seconds)
+
+    def go_online(self) -> None:
+        """Listen again on the same host and port; cancels a timed comeback still pending."""
+        self._listener.go_online()
+        logger.info("emulator online url=%s", self.base_url)
 
     def __enter__(self) -> "EmulatorServer":
         return self.start()
