@@ -11,7 +11,15 @@ and length (residual); any other input gets a short tone and its silence.
 Test triggers:
 - A prompt containing "[fail]" (any case) makes the job FAIL with MODEL_FAILED.
 - Everything else is driven through `EmulatorServer.state` (fail_next, drop_upload_after, set_latency, ...)
-  or the same controls over HTTP under /_emulator/ (see admin.py).
+  or the same controls over HTTP under /_emulator/ (see admin.py). Among them:
+  - credits: `set_credits(0)` runs the account out, so submits answer 402 INSUFFICIENT_CREDITS (creating a
+    file never does); `set_credits(n)` allows n more submits, `add_credits(n)` tops up, None is unlimited
+    (the default).
+  - keys: `revoke_key` (401 from then on), `restore_key` (back with the scopes it had), `set_scopes`
+    (a missing scope answers 403 PERMISSION_DENIED).
+- Being down: `EmulatorServer.go_offline()` closes the listening socket (connecting is refused, open
+  connections end) and `go_online()` listens again on the same port and base URL, state kept;
+  `go_offline(seconds)` comes back by itself, which is the form POST /_emulator/offline offers.
 """
 
 from lassodrop_local.emulator.server import EmulatorServer

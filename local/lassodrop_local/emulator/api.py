@@ -1,4 +1,4 @@
-"""The JSON routes of the API: what each answers, given the state. HTTP mechanics live in server.py."""
+"""The JSON routes of the API: what each answers, given the state. HTTP mechanics live in handler.py."""
 
 import time
 from dataclasses import dataclass
@@ -44,6 +44,9 @@ class Api:
         return Reply(200, _MODELS)
 
     def create_file(self, body: Any) -> Reply:
+        # Spends no credit and is never refused for want of one. The docs do not say whether the service
+        # checks credits here; the emulator charges only the call that runs the model, so an account out of
+        # credits is met at submit, the one call a client must be ready to see answer 402 in any case.
         new = parse_new_file(body)
         now, file_id = time.time(), new_id("file")
         record = FileRecord(
@@ -93,6 +96,9 @@ class Api:
     def submit(self, body: Any) -> Reply:
         request = parse_submission(body)
         input_path = self._uploaded_input(request.file_id) if request.file_id else None
+        # Checked after the body, so a refused request costs nothing and a 400 still says what is wrong.
+        if not self.state.spend_credit():
+            raise ApiError(402, "INSUFFICIENT_CREDITS", "The account has no credits left.")
         now, timings = time.time(), self.state.timings
         started = now + timings.queue_seconds
         fails = FAIL_TRIGGER in request.prompt.lower() or self.state.take_job_failure()

@@ -9,6 +9,7 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,7 @@ class _Controls:
     output_drops: deque[int] = field(default_factory=deque)
     latency: dict[str | None, float] = field(default_factory=dict)
     failing_jobs: int = 0
+    credits: int | None = None
 
 
 class EmulatorState:
@@ -123,6 +125,7 @@ class EmulatorState:
 
     def _clear(self) -> None:
         self.keys: dict[str, frozenset[str]] = dict(self._initial_keys)
+        self._revoked: dict[str, frozenset[str]] = {}
         self.timings = dataclasses.replace(self._initial_timings)
         self.files: dict[str, FileRecord] = {}
         self.jobs: dict[str, Job] = {}
@@ -142,15 +145,34 @@ class EmulatorState:
     # Keys and timings.
 
     def add_key(self, key: str, scopes: frozenset[str] | set[str] = ALL_SCOPES) -> None:
-        unknown = set(scopes) - ALL_SCOPES
-        if unknown:
-            raise ValueError(f"unknown scopes: {sorted(unknown)}")
+        """Accept `key` with `scopes` (a revoked key is accepted again, with these scopes)."""
+        checked = _scopes(scopes)
         with self._lock:
-            self.keys[key] = frozenset(scopes)
+            self._revoked.pop(key, None)
+            self.keys[key] = checked
 
     def revoke_key(self, key: str) -> None:
+        """Answer 401 to `key` from now on, remembering its scopes for `restore_key`."""
         with self._lock:
-            self.keys.pop(key, None)
+            if key in self.keys:
+                self._revoked[key] = self.keys.pop(key)
+
+    def restore_key(self, key: str) -> None:
+        """Accept a revoked key again, with the scopes it had; a key in use stays as it is."""
+        with self._lock:
+            if key in self._revoked:
+                self.keys[key] = self._revoked.pop(key)
+            elif key not in self.keys:
+                raise ValueError(f"key {key!r} was never accepted, so it cannot be restored")
+
+    def set_scopes(self, key: str, scopes: Iterable[str]) -> None:
+        """Give `key` (accepted or revoked) exactly `scopes`: a missing one answers 403 PERMISSION_DENIED."""
+        checked = _scopes(scopes)
+        with self._lock:
+            holder = self.keys if key in self.keys else self._revoked
+            if key not in holder:
+                raise ValueError(f"unknown key {key!r}; add it with add_key")
+            holder[key] = checked
 
     def scopes_of(self, key: str) -> frozenset[str] | None:
         with self._lock:
@@ -160,6 +182,44 @@ class EmulatorState:
         """Change any `Timings` field; jobs take phase lengths when submitted, retention applies at once."""
         with self._lock:
             self.timings = dataclasses.replace(self.timings, **changes)
+
+    # Credits.
+
+    def set_credits(self, remaining: int | None) -> None:
+        """Leave `remaining` credits; each accepted submit spends one, and with none left submits answer 402.
+
+        None means unlimited, the default. 0 is an account that ran out.
+        """
+        if remaining is not None and (
+            isinstance(remaining, bool) or not isinstance(remaining, int) or remaining < 0
+        ):
+            raise ValueError(f"remaining must be a whole number >= 0 or None (unlimited), not {remaining!r}")
+        with self._lock:
+            self._controls.credits = remaining
+
+    def add_credits(self, count: int) -> None:
+        """Give `count` more credits (an unlimited account stays unlimited)."""
+        if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
+            raise ValueError(f"count must be a whole number > 0, not {count!r}")
+        with self._lock:
+            if self._controls.credits is not None:
+                self._controls.credits += count
+
+    @property
+    def credits(self) -> int | None:
+        """Credits left, or None when unlimited."""
+        with self._lock:
+            return self._controls.credits
+
+    def spend_credit(self) -> bool:
+        """Spend one credit; False, spending nothing, when none are left."""
+        with self._lock:
+            if self._controls.credits is None:
+                return True
+            if self._controls.credits == 0:
+                return False
+            self._controls.credits -= 1
+            return True
 
     # Misbehaviour.
 
@@ -323,4 +383,12 @@ class EmulatorState:
                 "webhook_deliveries": [dataclasses.asdict(d) for d in self._deliveries],
                 "requests": [dataclasses.asdict(r) for r in self._requests],
                 "timings": dataclasses.asdict(self.timings),
+                "credits": self._controls.credits,
             }
+
+
+def _scopes(scopes: Iterable[str]) -> frozenset[str]:
+    unknown = set(scopes) - ALL_SCOPES
+    if unknown:
+        raise ValueError(f"unknown scopes: {sorted(unknown)}")
+    return frozenset(scopes)
