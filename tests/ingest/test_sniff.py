@@ -3,7 +3,7 @@
 import pytest
 
 from lassodrop.ingest.sniff import identify
-from lassodrop.ingest.validation import SNIFF_BYTES
+from lassodrop.ingest.validation import SNIFF_BYTES, resolve_content_type
 from tests.fixtures.media_files import media_bytes
 
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 20
@@ -37,6 +37,13 @@ REAL_FILES = {
 @pytest.mark.parametrize(("name", "expected"), REAL_FILES.items())
 def test_real_files_are_recognised_from_the_bytes_a_ranged_get_reads(name: str, expected: str) -> None:
     assert identify(media_bytes(name)[:SNIFF_BYTES]) == expected
+
+
+@pytest.mark.parametrize(("name", "expected"), REAL_FILES.items())
+def test_real_files_named_and_declared_wav_are_sent_as_their_real_container(name: str, expected: str) -> None:
+    head = media_bytes(name)[:SNIFF_BYTES]
+
+    assert resolve_content_type("audio/x-wav", "take.wav", lambda: head) == expected
 
 
 @pytest.mark.parametrize(
