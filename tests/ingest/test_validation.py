@@ -6,48 +6,20 @@ import json
 import pytest
 
 from lassodrop.ingest.prompts import choose_prompt, parse_spans
-from lassodrop.ingest.validation import (
-    RejectCode,
-    Rejection,
-    check_size,
-    resolve_content_type,
-    sniff_content_type,
-)
+from lassodrop.ingest.rejections import RejectCode, Rejection
+from lassodrop.ingest.validation import MIN_MEDIA_BYTES, check_size, resolve_content_type
 
 WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 20
+# Binary bytes of no known format: the bytes cannot tell, so the declared type or the extension decides.
+UNKNOWN = b"\x00\x01 nothing known"
 
 
-def _no_read() -> bytes:
-    raise AssertionError("an explicit audio type must not cost a ranged GET")
+def test_declared_audio_type_is_trusted_when_the_bytes_cannot_tell() -> None:
+    assert resolve_content_type("audio/mpeg; charset=binary", "a.bin", lambda: UNKNOWN) == "audio/mpeg"
 
 
-@pytest.mark.parametrize(
-    ("head", "expected"),
-    [
-        (WAV, "audio/wav"),
-        (b"RIFF\x00\x00\x00\x00AVI LIST", "video/x-msvideo"),
-        (b"ID3\x04\x00\x00\x00\x00", "audio/mpeg"),
-        (b"\xff\xfb\x90\x64\x00", "audio/mpeg"),
-        (b"\xff\xf1\x50\x80\x00", "audio/aac"),
-        (b"fLaC\x00\x00\x00\x22", "audio/flac"),
-        (b"OggS\x00\x02\x00\x00", "audio/ogg"),
-        (b"\x00\x00\x00\x20ftypM4A \x00\x00\x02\x00", "audio/mp4"),
-        (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00", "video/mp4"),
-        (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00", "video/quicktime"),
-        (b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm", "video/webm"),
-        (b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\x82\x88matroska", "video/x-matroska"),
-        (b"FORM\x00\x00\x00\x00AIFF", "audio/aiff"),
-        (b"%PDF-1.7", None),
-        (b"PK\x03\x04", None),
-        (b"", None),
-    ],
-)
-def test_containers_are_recognised_by_their_first_bytes(head: bytes, expected: str | None) -> None:
-    assert sniff_content_type(head) == expected
-
-
-def test_explicit_audio_type_is_trusted_without_reading() -> None:
-    assert resolve_content_type("audio/mpeg; charset=binary", "a.bin", _no_read) == "audio/mpeg"
+def test_the_first_bytes_win_over_a_declared_audio_type_and_extension() -> None:
+    assert resolve_content_type("audio/mpeg", "song.mp3", lambda: WAV) == "audio/wav"
 
 
 def test_generic_type_is_resolved_by_sniffing_first() -> None:
@@ -56,11 +28,11 @@ def test_generic_type_is_resolved_by_sniffing_first() -> None:
 
 @pytest.mark.parametrize("declared", [None, "", "binary/octet-stream", "application/octet-stream"])
 def test_generic_or_missing_type_falls_back_to_the_extension(declared: str | None) -> None:
-    assert resolve_content_type(declared, "dir/song.flac", lambda: b"unknown bytes") == "audio/flac"
+    assert resolve_content_type(declared, "dir/song.flac", lambda: UNKNOWN) == "audio/flac"
 
 
 def test_application_ogg_counts_as_audio() -> None:
-    assert resolve_content_type("application/ogg", "a.ogg", _no_read) == "audio/ogg"
+    assert resolve_content_type("application/ogg", "a.ogg", lambda: UNKNOWN) == "audio/ogg"
 
 
 @pytest.mark.parametrize(
@@ -69,10 +41,45 @@ def test_application_ogg_counts_as_audio() -> None:
 )
 def test_types_audiolasso_refuses_are_rejected(declared: str, key: str) -> None:
     with pytest.raises(Rejection) as caught:
-        resolve_content_type(declared, key, lambda: b"\x00\x01 nothing known")
+        resolve_content_type(declared, key, lambda: UNKNOWN)
 
     assert caught.value.code is RejectCode.UNSUPPORTED_CONTENT_TYPE
     assert declared in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("declared", "head", "named"),
+    [
+        ("audio/wav", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png"),
+        ("video/mp4", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3", "application/pdf"),
+        ("binary/octet-stream", b"just some words, in a file called take.wav", "text/plain"),
+    ],
+)
+def test_bytes_of_another_kind_are_rejected_whatever_the_name_claims(
+    declared: str, head: bytes, named: str
+) -> None:
+    with pytest.raises(Rejection) as caught:
+        resolve_content_type(declared, "take.wav", lambda: head)
+
+    assert caught.value.code is RejectCode.UNSUPPORTED_CONTENT_TYPE
+    assert named in caught.value.reason
+    assert declared in caught.value.reason
+
+
+@pytest.mark.parametrize("head", [b"R", b"ID3", b"RIFF\x04\x00\x00\x00WAV"])
+def test_an_object_too_short_for_any_container_is_rejected(head: bytes) -> None:
+    with pytest.raises(Rejection) as caught:
+        resolve_content_type("audio/wav", "take.wav", lambda: head)
+
+    assert caught.value.code is RejectCode.UNSUPPORTED_CONTENT_TYPE
+    assert f"{len(head)}-byte" in caught.value.reason
+    assert "too short" in caught.value.reason
+
+
+def test_unknown_bytes_just_long_enough_to_judge_keep_the_declared_type() -> None:
+    head = b"\x00\x01\x02\x03" * (MIN_MEDIA_BYTES // 4)
+
+    assert resolve_content_type("audio/wav", "take.wav", lambda: head) == "audio/wav"
 
 
 @pytest.mark.parametrize(

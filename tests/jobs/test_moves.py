@@ -8,12 +8,11 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from lassodrop.jobs import ClaimResult, Ending, Job, JobStore, ObjectDetails, Status
-from lassodrop_local.stack import AwsClients, create_stack
+from lassodrop_local.stack import clients_for_moto, create_stack
 
 NOW = 1_790_000_000
 MOMENT = datetime.fromtimestamp(NOW, tz=UTC)
@@ -120,8 +119,9 @@ UNMET: list[tuple[str, Status, dict[str, Any]]] = [
 def table() -> Iterator[Any]:
     """One stack for the whole table of moves: each test only writes its own row."""
     with mock_aws():
-        info = create_stack(AwsClients())
-        yield boto3.resource("dynamodb", region_name=info.region).Table(info.jobs_table)
+        clients = clients_for_moto()
+        info = create_stack(clients)
+        yield clients.table(info.jobs_table)
 
 
 @pytest.fixture

@@ -5,11 +5,16 @@ from collections.abc import Callable
 
 from lassodrop.audiolasso import MAX_UPLOAD_BYTES
 from lassodrop.ingest.rejections import RejectCode, Rejection
+from lassodrop.ingest.sniff import identify
 
 # The client's limit: the upload guide's "500 MB" read as decimal megabytes, the stricter reading.
 MAX_OBJECT_BYTES = MAX_UPLOAD_BYTES
-# How many leading bytes `sniff_content_type` needs to tell the containers apart.
-SNIFF_BYTES = 64
+# How many leading bytes are read to tell what an object is: enough for three MPEG-TS packets (3 x 188) to
+# be told from a stray 0x47, and for the detector's deepest signature (tar's, at 257), yet one small GET.
+SNIFF_BYTES = 512
+# Fewer bytes than this hold no audio or video: every container's header alone is longer (RIFF/WAVE, FORM/AIFF
+# and an ftyp box name their kind at bytes 8 to 12). Such an object is refused whatever its name says.
+MIN_MEDIA_BYTES = 12
 
 GENERIC_TYPES = frozenset({"", "binary/octet-stream", "application/octet-stream", "application/x-unknown"})
 # Types outside audio/* and video/* that name an audio or video container anyway.
@@ -32,13 +37,42 @@ def check_size(size: int) -> None:
 def resolve_content_type(declared: str | None, key: str, read_head: Callable[[], bytes]) -> str:
     """The content type to declare to AudioLasso, or a Rejection.
 
-    An explicit audio/* or video/* type is trusted. A generic or missing one is resolved from the object's
-    first bytes (`read_head` does a ranged GET, called only then), else from the key's extension.
+    The first bytes decide (`read_head` does a ranged GET of SNIFF_BYTES): a container they name is sent as
+    that type whatever the object is called or declared, and anything else they name (an image, a PDF, text)
+    is refused, as is an object too short to hold any container. When they cannot tell (an unknown binary
+    format), the name decides as it would alone: an audio/* or video/* type is trusted, a generic or missing
+    one is resolved from the extension.
     """
+    head = read_head()
+    found = identify(head) if len(head) >= MIN_MEDIA_BYTES else None
+    if found and is_accepted(found):
+        return found
+    claimed = _claimed_type(declared, key)
+    _refuse_what_the_bytes_rule_out(head, found, declared)
+    return claimed
+
+
+def _refuse_what_the_bytes_rule_out(head: bytes, found: str | None, declared: str | None) -> None:
+    as_declared = f"declared {declared or 'without a type'!r}"
+    if len(head) < MIN_MEDIA_BYTES:
+        raise Rejection(
+            RejectCode.UNSUPPORTED_CONTENT_TYPE,
+            f"the object's {len(head)}-byte length is too short for any audio or video container "
+            f"({as_declared})",
+        )
+    if found:
+        raise Rejection(
+            RejectCode.UNSUPPORTED_CONTENT_TYPE,
+            f"the first bytes are {found}, not audio or video ({as_declared})",
+        )
+
+
+def _claimed_type(declared: str | None, key: str) -> str:
+    """What the declared type, else the extension, says the object is; a Rejection if not audio or video."""
     media_type = normalize(declared)
     media_type = _ALIASES.get(media_type, media_type)
     if media_type in GENERIC_TYPES:
-        media_type = sniff_content_type(read_head()) or _guess_from_extension(key) or ""
+        media_type = _guess_from_extension(key) or ""
         if not media_type:
             raise Rejection(
                 RejectCode.UNSUPPORTED_CONTENT_TYPE,
@@ -65,40 +99,3 @@ def _guess_from_extension(key: str) -> str | None:
     guessed, _ = mimetypes.guess_type(key, strict=False)
     guessed = _ALIASES.get(guessed or "", guessed)
     return guessed if guessed and is_accepted(guessed) else None
-
-
-def sniff_content_type(head: bytes) -> str | None:
-    """The container named by the leading bytes, or None when they are not a known audio/video signature."""
-    if head[:4] == b"RIFF":
-        return {b"WAVE": "audio/wav", b"AVI ": "video/x-msvideo"}.get(head[8:12])
-    if head[4:8] == b"ftyp":
-        return _mp4_family(head[8:12])
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "video/webm" if b"webm" in head else "video/x-matroska"
-    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        return "audio/aiff"
-    for magic, media_type in _PREFIXES:
-        if head.startswith(magic):
-            return media_type
-    return _mpeg_frame(head)
-
-
-_PREFIXES = (
-    (b"ID3", "audio/mpeg"),
-    (b"fLaC", "audio/flac"),
-    (b"OggS", "audio/ogg"),
-    (b"#!AMR", "audio/amr"),
-)
-
-
-def _mp4_family(brand: bytes) -> str:
-    if brand in (b"M4A ", b"M4B ", b"M4P "):
-        return "audio/mp4"
-    return "video/quicktime" if brand == b"qt  " else "video/mp4"
-
-
-def _mpeg_frame(head: bytes) -> str | None:
-    # An MPEG audio frame sync (11 set bits) without an ID3 tag: MP3, or AAC (ADTS) when the layer bits are 0.
-    if len(head) < 2 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
-        return None
-    return "audio/aac" if head[1] & 0x06 == 0 else "audio/mpeg"
