@@ -7,7 +7,7 @@ from lassodrop.collect.events import PublishError
 from lassodrop.collect.service import CheckMessage, LeaseHeldError
 from lassodrop.jobs import Status
 from tests.collect.conftest import Pipeline
-from tests.collect.helpers import CallCounter
+from tests.fixtures.aws import CallCounter
 
 WRITES = ("PutObject", "CreateMultipartUpload")
 

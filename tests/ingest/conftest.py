@@ -19,7 +19,7 @@ from lassodrop.ingest.service import IngestService
 from lassodrop.jobs import Job, JobStore, object_id_for
 from lassodrop.observability import metrics
 from lassodrop_local.emulator import EmulatorServer
-from tests.fixtures.aws import AwsStack
+from tests.fixtures.aws import AwsStack, CallRecorder, SendRecorder
 from tests.fixtures.events import received_sqs_event
 from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
@@ -143,20 +143,12 @@ class Ingest:
         return self.module.get_service()
 
     def count_get_object(self) -> None:
-        """Record every GetObject the function makes (its arguments), via a botocore event hook."""
-
-        def record(params: dict[str, Any], **_: Any) -> None:
-            self.get_object_calls.append(dict(params))
-
-        self.service.objects.client.meta.events.register("provide-client-params.s3.GetObject", record)
+        """Record every GetObject the function makes (its arguments)."""
+        self.get_object_calls = CallRecorder(self.service.objects.client, "GetObject").calls
 
     def record_check_sends(self) -> None:
         """Record the SendMessage calls to the check queue (their DelaySeconds is not visible on receive)."""
-
-        def record(params: dict[str, Any], **_: Any) -> None:
-            self.sent_checks.append(dict(params))
-
-        self.service.sqs.meta.events.register("provide-client-params.sqs.SendMessage", record)
+        self.sent_checks = SendRecorder(self.service.sqs).calls
 
 
 @pytest.fixture

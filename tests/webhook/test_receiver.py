@@ -9,13 +9,9 @@ from moto import mock_aws
 from lassodrop.collect.rows import CollectRows
 from lassodrop.jobs import JobStore
 from lassodrop.webhook import WebhookReceiver
-from tests.collect.helpers import (
-    LambdaContextStub,
-    SendRecorder,
-    create_jobs_table,
-    function_url_event,
-    load_handler,
-)
+from tests.fixtures.aws import SendRecorder, create_jobs_table
+from tests.fixtures.events import function_url_event
+from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
 OBJECT_ID = "s3://drop/a b+c.wav?version=v1"
 TOKEN = "tok_3e1f0c9a5b7d4e2f8a6c1b0d9e7f5a3c"
@@ -148,7 +144,7 @@ def test_handler_answers_a_function_url_response(
     app = load_handler("webhook")
 
     response = app.lambda_handler(
-        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, completed_body()), LambdaContextStub()
+        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, completed_body()), FakeLambdaContext()
     )
 
     assert response["statusCode"] == 202
@@ -163,4 +159,4 @@ def test_handler_without_configuration_names_the_missing_variable(monkeypatch: p
     app = load_handler("webhook")
 
     with pytest.raises(ValueError, match="JOBS_TABLE"):
-        app.lambda_handler(function_url_event(None, {}), LambdaContextStub())
+        app.lambda_handler(function_url_event(None, {}), FakeLambdaContext())
