@@ -173,3 +173,23 @@ def pipeline(stack: Stack, emulator: EmulatorServer, api_key: str) -> Iterator[P
     emulator.state.set_timings(queue_seconds=0, run_seconds=0)
     with AudioLassoClient(api_key, emulator.base_url, allow_local=True) as client:
         yield Pipeline(stack, emulator, client, JobStore(stack.table))
+
+
+@pytest.fixture
+def environment(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The collect function's environment from the template, pointed at the emulator."""
+    env = {
+        **pipeline.stack.collect_env,
+        "AUDIOLASSO_BASE_URL": pipeline.emulator.base_url,
+        "AUDIOLASSO_ALLOW_LOCAL": "true",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def check_queue_arn(pipeline: Pipeline) -> str:
+    attributes = pipeline.stack.sqs.get_queue_attributes(
+        QueueUrl=pipeline.stack.check_queue_url, AttributeNames=["QueueArn"]
+    )
+    return str(attributes["Attributes"]["QueueArn"])

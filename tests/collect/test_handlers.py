@@ -4,30 +4,10 @@ from typing import Any
 import pytest
 
 from lassodrop.runtime import AwsClients
-from tests.collect.conftest import Pipeline
+from tests.collect.conftest import Pipeline, check_queue_arn
 from tests.fixtures.aws import CallCounter, drain
 from tests.fixtures.events import function_url_event, received_sqs_event
 from tests.fixtures.handlers import FakeLambdaContext, load_handler
-
-
-@pytest.fixture
-def environment(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The collect function's environment from the template, pointed at the emulator."""
-    env = {
-        **pipeline.stack.collect_env,
-        "AUDIOLASSO_BASE_URL": pipeline.emulator.base_url,
-        "AUDIOLASSO_ALLOW_LOCAL": "true",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
-def check_queue_arn(pipeline: Pipeline) -> str:
-    attributes = pipeline.stack.sqs.get_queue_attributes(
-        QueueUrl=pipeline.stack.check_queue_url, AttributeNames=["QueueArn"]
-    )
-    return str(attributes["Attributes"]["QueueArn"])
 
 
 def webhook_call(pipeline: Pipeline, object_id: str, token: str | None = None) -> dict[str, Any]:

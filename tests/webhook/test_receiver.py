@@ -1,6 +1,7 @@
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import pytest
@@ -9,8 +10,8 @@ from moto import mock_aws
 from lassodrop.collect.rows import CollectRows
 from lassodrop.jobs import JobStore
 from lassodrop.webhook import WebhookReceiver
-from tests.fixtures.aws import SendRecorder, create_jobs_table
-from tests.fixtures.events import function_url_event
+from tests.fixtures.aws import SendRecorder, create_jobs_table, drain
+from tests.fixtures.events import function_url_event, load_event
 from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
 OBJECT_ID = "s3://drop/a b+c.wav?version=v1"
@@ -160,3 +161,32 @@ def test_handler_without_configuration_names_the_missing_variable(monkeypatch: p
 
     with pytest.raises(ValueError, match="JOBS_TABLE"):
         app.lambda_handler(function_url_event(None, {}), FakeLambdaContext())
+
+
+def test_the_sample_function_url_event_enqueues_a_check_through_the_handler(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the submitted job the sample webhook call names, with the token the sample carries
+    event = load_event("function-url-webhook.json")
+    query = event["queryStringParameters"]
+    assert parse_qs(event["rawQueryString"]) == {name: [value] for name, value in query.items()}
+    request_id = json.loads(event["body"])["request_id"]
+    aws["table"].put_item(
+        Item={
+            "object_id": query["object_id"],
+            "status": "SUBMITTED",
+            "request_id": request_id,
+            "webhook_token": query["token"],
+        }
+    )
+    monkeypatch.setenv("JOBS_TABLE", "jobs")
+    monkeypatch.setenv("CHECK_QUEUE_URL", aws["queue_url"])
+
+    # When the webhook handler answers the sample as it is
+    response = load_handler("webhook").lambda_handler(event, FakeLambdaContext("lassodrop-webhook"))
+
+    # Then it is accepted and one check for that job is enqueued, visible at once (moto hides delayed ones)
+    assert response["statusCode"] == 202
+    messages = drain(aws["sqs"], aws["queue_url"])
+    check = {"object_id": query["object_id"], "request_id": request_id, "reason": "webhook"}
+    assert [json.loads(message["Body"]) for message in messages] == [check]
