@@ -1,16 +1,14 @@
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from lassodrop.collect.rows import CollectRows
 from lassodrop.jobs import JobStore
 from lassodrop.webhook import WebhookReceiver
-from tests.fixtures.aws import SendRecorder, create_jobs_table, drain
+from tests.fixtures.aws import SendRecorder, drain
 from tests.fixtures.events import function_url_event, load_event
 from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
@@ -19,12 +17,11 @@ TOKEN = "tok_3e1f0c9a5b7d4e2f8a6c1b0d9e7f5a3c"
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        table = create_jobs_table(boto3.resource("dynamodb"))
-        sqs = boto3.client("sqs")
-        queue_url = sqs.create_queue(QueueName="check")["QueueUrl"]
-        yield {"table": table, "sqs": sqs, "queue_url": queue_url, "sent": SendRecorder(sqs)}
+def aws(jobs_table: Any) -> dict[str, Any]:
+    """The template's jobs table (named `jobs`) and a check queue, in the same moto."""
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="check")["QueueUrl"]
+    return {"table": jobs_table, "sqs": sqs, "queue_url": queue_url, "sent": SendRecorder(sqs)}
 
 
 def put_job(table: Any, status: str = "SUBMITTED", **extra: Any) -> None:
