@@ -15,6 +15,7 @@ for _name, _value in _POWERTOOLS_ENV.items():
 pytest_plugins = [
     "tests.fixtures.aws",
     "tests.fixtures.emulator",
+    "tests.fixtures.retry",
 ]
 
 

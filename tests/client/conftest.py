@@ -1,22 +1,13 @@
-"""Fixtures for the AudioLasso client tests: recorded delays and a client pointed at the emulator."""
+"""Fixtures for the AudioLasso client tests: a client of the emulator, its delays recorded by `sleeps`."""
 
 from collections.abc import Iterator
 
 import pytest
 
 from lassodrop.audiolasso import AudioLassoClient
-from lassodrop.audiolasso import retry as retry_module
 from lassodrop_local.emulator import EmulatorServer
 
 from .helpers import CountingSession
-
-
-@pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Every delay the client asks for, recorded instead of slept."""
-    recorded: list[float] = []
-    monkeypatch.setattr(retry_module, "_sleep", recorded.append)
-    return recorded
 
 
 @pytest.fixture

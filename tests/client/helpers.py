@@ -2,24 +2,12 @@
 
 import io
 import time
-import wave
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
 from lassodrop.audiolasso import AudioLassoClient, JobStatus
-
-
-def wav_bytes(frames: int = 4410, sample_rate: int = 44100) -> bytes:
-    """A short mono 16-bit PCM WAV file (the emulator returns such an input as the target, unchanged)."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(sample_rate)
-        writer.writeframes(bytes(range(256)) * (frames * 2 // 256) + b"\x00" * (frames * 2 % 256))
-    return buffer.getvalue()
 
 
 class Opener:

@@ -5,15 +5,16 @@ import pytest
 
 from lassodrop.audiolasso import AudioLassoClient, InvalidInputError, JobFailedError, NotReadyError, Span
 from lassodrop_local.emulator import EmulatorServer
+from tests.fixtures.audio import pcm_wav
 
-from .helpers import Opener, wait_for_terminal, wav_bytes
+from .helpers import Opener, wait_for_terminal
 
 
 def test_upload_submit_poll_result_and_download_returns_the_separated_target(
     client: AudioLassoClient, emulator
 ) -> None:
     # Given a WAV file
-    data = wav_bytes()
+    data = pcm_wav()
 
     # When it is uploaded, submitted and polled to completion
     upload = client.upload("song.wav", "audio/wav", len(data), Opener(data))
@@ -39,7 +40,7 @@ def test_upload_submit_poll_result_and_download_returns_the_separated_target(
 def test_submit_sends_the_documented_body_with_camel_case_webhook_fields_at_the_top(
     client: AudioLassoClient, emulator
 ) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
     upload = client.upload("a.wav", "audio/wav", len(data), Opener(data))
 
     client.submit(
@@ -64,7 +65,7 @@ def test_submit_sends_the_documented_body_with_camel_case_webhook_fields_at_the_
 
 
 def test_status_stream_yields_each_change_and_stops_at_the_terminal_status(client: AudioLassoClient) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
     upload = client.upload("a.wav", "audio/wav", len(data), Opener(data))
     submission = client.submit("isolate the drums", file_id=upload.file_id)
 
@@ -76,7 +77,7 @@ def test_status_stream_yields_each_change_and_stops_at_the_terminal_status(clien
 
 
 def test_a_failed_job_reports_its_error_and_its_result_raises_job_failed(client: AudioLassoClient) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
     upload = client.upload("a.wav", "audio/wav", len(data), Opener(data))
     submission = client.submit("[fail] isolate the bass", file_id=upload.file_id)
 
@@ -94,7 +95,7 @@ def test_result_before_completion_raises_not_ready_without_retrying(
     client: AudioLassoClient, emulator: EmulatorServer, sleeps: list[float]
 ) -> None:
     emulator.state.set_timings(queue_seconds=60.0)
-    data = wav_bytes()
+    data = pcm_wav()
     upload = client.upload("a.wav", "audio/wav", len(data), Opener(data))
     submission = client.submit("isolate the vocal", file_id=upload.file_id)
 
@@ -106,7 +107,7 @@ def test_result_before_completion_raises_not_ready_without_retrying(
 
 
 def test_file_metadata_and_models_are_parsed(client: AudioLassoClient) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
     upload = client.upload("a.wav", "audio/wav", len(data), Opener(data))
 
     info = client.file(upload.file_id)

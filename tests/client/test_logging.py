@@ -4,8 +4,9 @@ import pytest
 
 from lassodrop.audiolasso import AudioLassoClient
 from lassodrop_local.emulator import EmulatorServer
+from tests.fixtures.audio import pcm_wav
 
-from .helpers import Opener, wav_bytes
+from .helpers import Opener
 
 
 def test_the_library_adds_no_handlers_and_logs_only_at_debug(
@@ -25,7 +26,7 @@ def test_the_library_adds_no_handlers_and_logs_only_at_debug(
 def test_logs_and_repr_never_show_the_api_key_or_a_signed_query(
     client: AudioLassoClient, api_key: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
 
     with caplog.at_level(logging.DEBUG, logger="lassodrop.audiolasso"):
         client.upload("a.wav", "audio/wav", len(data), Opener(data))

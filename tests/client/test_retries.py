@@ -11,8 +11,9 @@ from lassodrop.audiolasso import (
     UpstreamError,
 )
 from lassodrop_local.emulator import EmulatorServer
+from tests.fixtures.audio import pcm_wav
 
-from .helpers import CountingSession, Opener, wav_bytes
+from .helpers import CountingSession, Opener
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def test_client_errors_are_never_retried(
 def test_a_dropped_upload_connection_is_retried_with_a_freshly_opened_source(
     client: AudioLassoClient, emulator: EmulatorServer, sleeps: list[float]
 ) -> None:
-    data = wav_bytes(frames=200_000)
+    data = pcm_wav(frames=200_000)
     emulator.state.drop_upload_after(100_000)
     opener = Opener(data)
 
@@ -96,7 +97,7 @@ def test_a_dropped_upload_connection_is_retried_with_a_freshly_opened_source(
 def test_an_upload_dropped_every_time_gives_up_after_the_bound(
     client: AudioLassoClient, emulator: EmulatorServer, sleeps: list[float]
 ) -> None:
-    data = wav_bytes(frames=200_000)
+    data = pcm_wav(frames=200_000)
     emulator.state.drop_upload_after(100_000, count=10)
     opener = Opener(data)
 

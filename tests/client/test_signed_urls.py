@@ -15,8 +15,9 @@ from lassodrop.audiolasso import (
     Upload,
 )
 from lassodrop_local.emulator import EmulatorServer
+from tests.fixtures.audio import pcm_wav
 
-from .helpers import CountingSession, Opener, wav_bytes
+from .helpers import CountingSession, Opener
 
 WAV_HEADERS = {"content-type": "audio/wav"}
 UNSAFE_UPLOAD = Upload("file_1", "https://evil.example/uploads/file_1", "PUT", WAV_HEADERS, "")
@@ -25,7 +26,7 @@ UNSAFE_UPLOAD = Upload("file_1", "https://evil.example/uploads/file_1", "PUT", W
 def test_the_signed_put_has_an_exact_content_length_no_chunking_and_no_authorization(
     client: AudioLassoClient, emulator
 ) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
 
     client.upload("a.wav", "audio/wav", len(data), Opener(data))
 
@@ -43,7 +44,7 @@ def test_the_signed_put_has_an_exact_content_length_no_chunking_and_no_authoriza
 def test_an_expired_upload_url_is_replaced_by_a_fresh_one(
     client: AudioLassoClient, emulator: EmulatorServer, session: CountingSession, sleeps: list[float]
 ) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
     emulator.state.fail_next("upload", 410)
     opener = Opener(data)
 
@@ -57,7 +58,7 @@ def test_an_expired_upload_url_is_replaced_by_a_fresh_one(
 def test_a_refused_signature_asks_for_a_fresh_upload_url(
     client: AudioLassoClient, emulator: EmulatorServer, session: CountingSession
 ) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
     emulator.state.fail_next("upload", 403)
 
     upload = client.upload("a.wav", "audio/wav", len(data), Opener(data))
@@ -69,7 +70,7 @@ def test_a_refused_signature_asks_for_a_fresh_upload_url(
 def test_urls_that_keep_expiring_give_up_after_the_bound(
     client: AudioLassoClient, emulator: EmulatorServer, session: CountingSession
 ) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
     emulator.state.set_timings(upload_url_ttl_seconds=0.0)
 
     with pytest.raises(ExpiredError):
@@ -81,7 +82,7 @@ def test_urls_that_keep_expiring_give_up_after_the_bound(
 def test_a_400_from_the_signed_url_is_not_retried(
     client: AudioLassoClient, emulator: EmulatorServer, sleeps: list[float]
 ) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
     emulator.state.fail_next("upload", 400, count=2)
     opener = Opener(data)
 
@@ -95,7 +96,7 @@ def test_a_400_from_the_signed_url_is_not_retried(
 def test_a_source_that_ends_early_aborts_the_put_instead_of_sending_a_short_body(
     client: AudioLassoClient, emulator
 ) -> None:
-    data = wav_bytes(frames=100_000)
+    data = pcm_wav(frames=100_000)
     opener = Opener(data[:-1000])
 
     with pytest.raises(SourceLengthError):
@@ -108,7 +109,7 @@ def test_a_source_that_ends_early_aborts_the_put_instead_of_sending_a_short_body
 def test_a_source_longer_than_declared_is_refused_before_its_last_block(
     client: AudioLassoClient, emulator
 ) -> None:
-    data = wav_bytes()
+    data = pcm_wav()
 
     with pytest.raises(SourceLengthError):
         client.upload("a.wav", "audio/wav", len(data) - 10, Opener(data))
@@ -193,7 +194,7 @@ def _drain(stream: OutputStream) -> None:
 
 
 def _completed_output(client: AudioLassoClient) -> Output:
-    data = wav_bytes()
+    data = pcm_wav()
     upload = client.upload("a.wav", "audio/wav", len(data), Opener(data))
     submission = client.submit("isolate the vocal", file_id=upload.file_id)
     statuses = list(client.stream_status(stream_url=submission.stream_url))

@@ -1,10 +1,8 @@
 """A moto-backed stack, the emulator on loopback, and jobs left in the state ingest leaves them."""
 
 import dataclasses
-import io
 import json
 import secrets
-import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,26 +21,16 @@ from lassodrop.jobs import JobStore, ObjectDetails
 from lassodrop.messages import CheckQueue
 from lassodrop.timestamps import utcnow
 from lassodrop_local.emulator.server import EmulatorServer
-from tests.collect.helpers import SendRecorder, drain
-from tests.fixtures.aws import AwsStack
+from tests.fixtures.audio import pcm_wav
+from tests.fixtures.aws import AwsStack, SendRecorder, drain
 
 OUTPUT_PREFIX = "stems/"
 WEBHOOK_BASE_URL = "https://webhook.lambda-url.us-east-1.on.aws/"
 
 
-def wav_bytes(seconds: float = 0.5, rate: int = 8000) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(bytes(range(256)) * int(seconds * rate * 2 / 256))
-    return buffer.getvalue()
-
-
 @pytest.fixture(autouse=True)
-def _no_client_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("lassodrop.audiolasso.retry._sleep", lambda seconds: None)
+def _no_client_backoff(sleeps: list[float]) -> None:
+    """Collect's tests never wait out the client's retry delays."""
 
 
 @dataclass
@@ -123,7 +111,7 @@ class Pipeline:
 
         Returns the job's object id; the row is SUBMITTED with request_id, status_url, result_url, token.
         """
-        body = wav_bytes() if data is None else data
+        body = pcm_wav(4000, rate=8000) if data is None else data
         put = self.stack.s3.put_object(
             Bucket=self.stack.input_bucket, Key=key, Body=body, ContentType="audio/wav"
         )
@@ -193,3 +181,23 @@ def pipeline(stack: Stack, emulator: EmulatorServer, api_key: str) -> Iterator[P
     emulator.state.set_timings(queue_seconds=0, run_seconds=0)
     with AudioLassoClient(api_key, emulator.base_url, allow_local=True) as client:
         yield Pipeline(stack, emulator, client, JobStore(stack.table))
+
+
+@pytest.fixture
+def environment(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The collect function's environment from the template, pointed at the emulator."""
+    env = {
+        **pipeline.stack.collect_env,
+        "AUDIOLASSO_BASE_URL": pipeline.emulator.base_url,
+        "AUDIOLASSO_ALLOW_LOCAL": "true",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def check_queue_arn(pipeline: Pipeline) -> str:
+    attributes = pipeline.stack.sqs.get_queue_attributes(
+        QueueUrl=pipeline.stack.check_queue_url, AttributeNames=["QueueArn"]
+    )
+    return str(attributes["Attributes"]["QueueArn"])

@@ -7,7 +7,8 @@ import pytest
 
 from lassodrop.audiolasso import AuthenticationError, ConnectionFailedError
 from lassodrop.messages import CheckMessage
-from tests.collect.conftest import OUTPUT_PREFIX, Pipeline, wav_bytes
+from tests.collect.conftest import OUTPUT_PREFIX, Pipeline
+from tests.fixtures.audio import pcm_wav
 
 
 def check(object_id: str, reason: str = "first-check") -> CheckMessage:
@@ -20,7 +21,7 @@ def body(pipeline: Pipeline, key: str) -> bytes:
 
 def test_completed_job_lands_both_stems_and_result_json(pipeline: Pipeline) -> None:
     # Given a WAV dropped into the input bucket and submitted
-    audio = wav_bytes(seconds=1.0)
+    audio = pcm_wav(8000, rate=8000)
     object_id = pipeline.drop("music/song.wav", audio)
 
     # When its first check is processed
@@ -178,7 +179,7 @@ def test_tricky_input_keys_map_verbatim_to_output_keys(pipeline: Pipeline, key: 
 
 
 def test_output_over_the_size_cap_fails_the_job_and_leaves_no_parts(pipeline: Pipeline) -> None:
-    object_id = pipeline.drop("huge.wav", wav_bytes(seconds=1.0))
+    object_id = pipeline.drop("huge.wav", pcm_wav(8000, rate=8000))
 
     outcome = pipeline.collector(max_output_bytes=1000).handle(check(object_id))
 
@@ -191,7 +192,7 @@ def test_output_over_the_size_cap_fails_the_job_and_leaves_no_parts(pipeline: Pi
 
 
 def test_interrupted_download_hands_the_job_back_and_the_retry_completes(pipeline: Pipeline) -> None:
-    audio = wav_bytes(seconds=1.0)
+    audio = pcm_wav(8000, rate=8000)
     object_id = pipeline.drop("flaky.wav", audio)
     # A stream cut mid-body cannot be resumed by the client, so the first check fails as a whole.
     pipeline.emulator.state.drop_output_after(100, count=1)

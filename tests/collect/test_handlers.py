@@ -4,42 +4,17 @@ from typing import Any
 import pytest
 
 from lassodrop.runtime import AwsClients
-from tests.collect.conftest import Pipeline
-from tests.collect.helpers import (
-    CallCounter,
-    LambdaContextStub,
-    drain,
-    function_url_event,
-    load_handler,
-    sqs_event,
-)
-
-
-@pytest.fixture
-def environment(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """The collect function's environment from the template, pointed at the emulator."""
-    env = {
-        **pipeline.stack.collect_env,
-        "AUDIOLASSO_BASE_URL": pipeline.emulator.base_url,
-        "AUDIOLASSO_ALLOW_LOCAL": "true",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
-
-
-def check_queue_arn(pipeline: Pipeline) -> str:
-    attributes = pipeline.stack.sqs.get_queue_attributes(
-        QueueUrl=pipeline.stack.check_queue_url, AttributeNames=["QueueArn"]
-    )
-    return str(attributes["Attributes"]["QueueArn"])
+from tests.collect.conftest import Pipeline, check_queue_arn
+from tests.fixtures.aws import CallCounter, drain
+from tests.fixtures.events import function_url_event, received_sqs_event
+from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
 
 def webhook_call(pipeline: Pipeline, object_id: str, token: str | None = None) -> dict[str, Any]:
     row = pipeline.row(object_id)
     query = {"token": token or row["webhook_token"], "object_id": object_id}
     body = {"type": "audio.separate.completed", "request_id": row["request_id"], "status": "COMPLETED"}
-    return load_handler("webhook").lambda_handler(function_url_event(query, body), LambdaContextStub())
+    return load_handler("webhook").lambda_handler(function_url_event(query, body), FakeLambdaContext())
 
 
 def test_webhook_makes_collection_immediate(pipeline: Pipeline, environment: dict[str, str]) -> None:
@@ -50,7 +25,7 @@ def test_webhook_makes_collection_immediate(pipeline: Pipeline, environment: dic
     response = webhook_call(pipeline, object_id)
     messages = drain(pipeline.stack.sqs, pipeline.stack.check_queue_url)
     result = load_handler("collect").lambda_handler(
-        sqs_event(messages, check_queue_arn(pipeline)), LambdaContextStub()
+        received_sqs_event(messages, check_queue_arn(pipeline)), FakeLambdaContext()
     )
 
     # Then the check was immediate (moto keeps delayed messages invisible) and the job is collected
@@ -80,7 +55,7 @@ def test_collect_publishes_through_the_handlers_lazily_built_aws_clients(
 
     # When it collects the job
     messages = drain(pipeline.stack.sqs, pipeline.stack.check_queue_url)
-    app.lambda_handler(sqs_event(messages, check_queue_arn(pipeline)), LambdaContextStub())
+    app.lambda_handler(received_sqs_event(messages, check_queue_arn(pipeline)), FakeLambdaContext())
 
     # Then its completion event went out through that AwsClients' events client, once
     assert [counter.counts for counter in built] == [{"PutEvents": 1}]
@@ -113,7 +88,7 @@ def test_collect_reports_only_the_failed_record_of_a_batch(
 
     # When collect handles the batch
     result = load_handler("collect").lambda_handler(
-        sqs_event(messages, check_queue_arn(pipeline)), LambdaContextStub()
+        received_sqs_event(messages, check_queue_arn(pipeline)), FakeLambdaContext()
     )
 
     # Then only the malformed one is returned for retry, and the good one completed its job

@@ -7,7 +7,7 @@ from lassodrop.collect.events import PublishError
 from lassodrop.jobs import Ending, LeaseHeldError, Status
 from lassodrop.messages import CheckMessage
 from tests.collect.conftest import Pipeline
-from tests.collect.helpers import CallCounter
+from tests.fixtures.aws import CallCounter
 
 WRITES = ("PutObject", "CreateMultipartUpload")
 

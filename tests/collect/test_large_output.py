@@ -5,13 +5,11 @@ tracemalloc would count against collect.
 """
 
 import hashlib
-import io
 import socket
 import subprocess
 import sys
 import time
 import tracemalloc
-import wave
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,18 +20,9 @@ import requests
 from lassodrop.collect.outputs import MIB
 from lassodrop.messages import CheckMessage
 from tests.collect.conftest import OUTPUT_PREFIX, Pipeline
+from tests.fixtures.audio import pcm_wav
 
 OUTPUT_BYTES = 48 * MIB
-
-
-def big_wav(data_bytes: int) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as writer:
-        writer.setnchannels(2)
-        writer.setsampwidth(2)
-        writer.setframerate(44100)
-        writer.writeframes(bytes(range(256)) * (data_bytes // 256))
-    return buffer.getvalue()
 
 
 def free_port() -> int:
@@ -70,7 +59,7 @@ def remote_s3() -> Iterator[Any]:
 @pytest.mark.slow
 def test_large_output_is_streamed_with_bounded_memory(pipeline: Pipeline, remote_s3: Any) -> None:
     # Given a job whose target is a 48 MiB WAV
-    audio = big_wav(OUTPUT_BYTES)
+    audio = pcm_wav(OUTPUT_BYTES // 4, channels=2)
     object_id = pipeline.drop("long/live take.wav", audio)
     expected_sha = hashlib.sha256(audio).hexdigest()
     del audio

@@ -1,23 +1,11 @@
-"""Small helpers for the emulator tests: WAV files, the upload/submit steps, bounded polling."""
+"""Small helpers for the emulator tests: the upload/submit steps, bounded polling."""
 
-import wave
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from lassodrop_local.emulator import EmulatorServer
 from tests.support import wait_until
-
-
-def make_wav(path: Path, frames: int = 4410, rate: int = 22050, channels: int = 2) -> Path:
-    """A 16-bit PCM WAV with non-silent, non-repeating-looking content."""
-    with wave.open(str(path), "wb") as writer:
-        writer.setnchannels(channels)
-        writer.setsampwidth(2)
-        writer.setframerate(rate)
-        writer.writeframes(bytes((i * 7 + 3) % 256 for i in range(frames * channels * 2)))
-    return path
 
 
 def auth(key: str) -> dict[str, str]:

@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from lassodrop_local.emulator import EmulatorServer
-from tests.emulator.helpers import auth, create_upload, make_wav, submit, upload_bytes, wait_for_status
+from tests.emulator.helpers import auth, create_upload, submit, upload_bytes, wait_for_status
+from tests.fixtures.audio import write_wav
 
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -319,7 +320,7 @@ def test_result_before_completion_answers_409_not_ready(emulator: EmulatorServer
 def test_happy_path_target_is_the_input_and_residual_is_silence(
     emulator: EmulatorServer, api_key: str, tmp_path: Path
 ) -> None:
-    source = make_wav(tmp_path / "in.wav").read_bytes()
+    source = write_wav(tmp_path / "in.wav").read_bytes()
     file_id = upload_bytes(emulator, api_key, source)
     submitted = submit(
         emulator, api_key, {"input": {"file_id": file_id, "prompt": "isolate the vocal"}}

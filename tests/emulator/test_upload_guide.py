@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator.helpers import make_wav
+from tests.fixtures.audio import write_wav
 
 KEY = "al_guide_key"
 LASSODROP = Path(sys.executable).with_name("lassodrop")
@@ -112,7 +112,7 @@ def check_outputs(base_url: str, request_id: str, source: Path, work: Path) -> N
 
 def test_guide_curl_steps_upload_submit_and_complete(cli_emulator: RunningEmulator, tmp_path: Path) -> None:
     base_url = cli_emulator.base_url
-    song = make_wav(tmp_path / "song.wav", frames=300_000)
+    song = write_wav(tmp_path / "song.wav", frames=300_000)
     create_body = {
         "file_name": "song.wav",
         "content_type": "audio/wav",
@@ -170,7 +170,7 @@ console.log(JSON.stringify(await job.json()));
 
 
 def test_guide_javascript_flow_runs_in_node(cli_emulator: RunningEmulator, tmp_path: Path) -> None:
-    song = make_wav(tmp_path / "song.wav", frames=300_000)
+    song = write_wav(tmp_path / "song.wav", frames=300_000)
     script = tmp_path / "upload.mjs"
     script.write_text(NODE_SCRIPT)
     env = {**os.environ, "AUDIOLASSO_BASE_URL": cli_emulator.base_url, "AUDIOLASSO_API_KEY": KEY}

@@ -4,11 +4,11 @@ import wave
 from pathlib import Path
 
 from lassodrop_local.emulator import wav
-from tests.emulator.helpers import make_wav
+from tests.fixtures.audio import write_wav
 
 
 def test_pcm_input_gives_identical_target_and_silent_residual_of_the_same_format(tmp_path: Path) -> None:
-    source = make_wav(tmp_path / "in.wav", frames=3000, rate=8000, channels=1)
+    source = write_wav(tmp_path / "in.wav", frames=3000, rate=8000, channels=1)
 
     outputs = wav.build_outputs(source, tmp_path / "out")
 

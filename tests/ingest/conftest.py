@@ -5,11 +5,9 @@ notification, the message received from the ingest queue and handed over as a La
 """
 
 import hashlib
-import importlib.util
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -21,22 +19,11 @@ from lassodrop.ingest.service import IngestService
 from lassodrop.jobs import Job, JobStore, Status, object_id_for
 from lassodrop.observability import metrics
 from lassodrop_local.emulator import EmulatorServer
-from tests.fixtures.aws import AwsStack
+from tests.fixtures.aws import AwsStack, CallRecorder, SendRecorder
+from tests.fixtures.events import received_sqs_event
+from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "events"
 PROMPT = "isolate the lead vocal"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text(encoding="utf-8"))
-
-
-def wav_bytes(size: int) -> bytes:
-    """A RIFF/WAVE header followed by deterministic filler, `size` bytes in all."""
-    header = b"RIFF" + (size - 8).to_bytes(4, "little") + b"WAVEfmt "
-    filler = hashlib.sha256(str(size).encode()).digest() * (size // 32 + 1)
-    return (header + filler)[:size]
 
 
 def sha256(data: bytes) -> str:
@@ -51,6 +38,7 @@ class Stack:
     sqs: Any
     table: Any
     ingest_queue_url: str
+    ingest_queue_arn: str
     check_queue_url: str
     secret_arn: str
     bucket: str
@@ -70,7 +58,7 @@ class Stack:
                 break
             messages.extend(got)
         assert len(messages) == expected, f"expected {expected} S3 notifications, got {len(messages)}"
-        return {"Records": [sqs_record(m["Body"], m["MessageId"], m["ReceiptHandle"]) for m in messages]}
+        return received_sqs_event(messages, self.ingest_queue_arn)
 
     def check_messages(self) -> list[dict[str, Any]]:
         got = self.sqs.receive_message(QueueUrl=self.check_queue_url, MaxNumberOfMessages=10)
@@ -100,29 +88,6 @@ class Stack:
         return object_id
 
 
-def sqs_record(body: str, message_id: str = "msg-1", receipt: str = "receipt-1") -> dict[str, Any]:
-    return {
-        "messageId": message_id,
-        "receiptHandle": receipt,
-        "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1764009012345"},
-        "messageAttributes": {},
-        "md5OfBody": hashlib.md5(body.encode(), usedforsecurity=False).hexdigest(),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:ingest",
-        "awsRegion": "us-east-1",
-    }
-
-
-def sqs_event(*bodies: Any) -> dict[str, Any]:
-    return {
-        "Records": [
-            sqs_record(body if isinstance(body, str) else json.dumps(body), f"msg-{i}", f"receipt-{i}")
-            for i, body in enumerate(bodies)
-        ]
-    }
-
-
 PREFIX_PROMPTS = {"talks/": "keep the speaker", "talks/panel/": "keep the moderator"}
 
 
@@ -142,6 +107,7 @@ def stack(aws_stack: AwsStack) -> Stack:
         sqs=aws_stack.sqs,
         table=boto3.resource("dynamodb").Table(info.jobs_table),
         ingest_queue_url=ingest_url,
+        ingest_queue_arn=info.queues["IngestQueue"].arn,
         check_queue_url=info.queues["CheckQueue"].url,
         secret_arn=info.api_key_secret_arn,
         bucket=info.input_bucket,
@@ -150,34 +116,13 @@ def stack(aws_stack: AwsStack) -> Stack:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_process_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _fresh_process_state(sleeps: list[float]) -> Iterator[None]:
     """What a new execution environment would start with: no cached secret, no pending metrics, no waits."""
-    monkeypatch.setattr("lassodrop.audiolasso.retry._sleep", lambda _seconds: None)
     parameters.clear_caches()
     metrics.clear_metrics()
     yield
     parameters.clear_caches()
     metrics.clear_metrics()
-
-
-def load_handler_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ingest_app", ROOT / "functions" / "ingest" / "app.py")
-    assert spec
-    assert spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "lassodrop-ingest"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:lassodrop-ingest"
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 @dataclass
@@ -190,27 +135,19 @@ class Ingest:
     sent_checks: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        return self.module.lambda_handler(event, FakeContext())
+        return self.module.lambda_handler(event, FakeLambdaContext("lassodrop-ingest"))
 
     @property
     def service(self) -> IngestService:
         return self.module.get_service()
 
     def count_get_object(self) -> None:
-        """Record every GetObject the function makes (its arguments), via a botocore event hook."""
-
-        def record(params: dict[str, Any], **_: Any) -> None:
-            self.get_object_calls.append(dict(params))
-
-        self.service.objects.client.meta.events.register("provide-client-params.s3.GetObject", record)
+        """Record every GetObject the function makes (its arguments)."""
+        self.get_object_calls = CallRecorder(self.service.objects.client, "GetObject").calls
 
     def record_check_sends(self) -> None:
         """Record the SendMessage calls to the check queue (their DelaySeconds is not visible on receive)."""
-
-        def record(params: dict[str, Any], **_: Any) -> None:
-            self.sent_checks.append(dict(params))
-
-        self.service.checks.sqs.meta.events.register("provide-client-params.sqs.SendMessage", record)
+        self.sent_checks = SendRecorder(self.service.checks.sqs).calls
 
 
 @pytest.fixture
@@ -230,7 +167,7 @@ def make_ingest(ingest_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> 
         env = {**ingest_env, **overrides}
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        return Ingest(load_handler_module(), env)
+        return Ingest(load_handler("ingest"), env)
 
     return make
 

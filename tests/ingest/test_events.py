@@ -12,7 +12,7 @@ from lassodrop.ingest.events import (
     parse_event,
     parse_message_body,
 )
-from tests.ingest.conftest import EVENTS, load_event
+from tests.fixtures.events import SAMPLES, load_event, s3_notification, s3_record
 
 BUCKET = "lassodrop-input-123456789012-us-east-1"
 
@@ -24,8 +24,8 @@ def _refs_in_sqs_sample(name: str) -> list[list[ObjectRef]]:
 
 
 def test_every_sample_event_parses() -> None:
-    for path in sorted(EVENTS.glob("*.json")):
-        event = json.loads(path.read_text(encoding="utf-8"))
+    for name in SAMPLES["ingest"]:
+        event = load_event(name)
         if is_sqs_batch(event):
             for record in event["Records"]:
                 parse_message_body(record["body"])
@@ -69,7 +69,7 @@ def test_s3_keys_are_url_decoded_once() -> None:
 def test_a_literal_percent_sequence_in_a_key_survives_decoding() -> None:
     # "%2B" typed into a key name must not turn into "+": one unquote_plus, never two
     key = "odd %2B name+.wav"
-    body = {"Records": [_s3_record(quote_plus(key))]}
+    body = s3_notification(s3_record(quote_plus(key)))
 
     [ref] = parse_message_body(json.dumps(body))
 
@@ -115,19 +115,17 @@ def test_multi_record_batch_yields_every_object() -> None:
 
 
 def test_every_record_of_one_notification_is_returned() -> None:
-    body = {
-        "Records": [
-            _s3_record("one.wav"),
-            _s3_record("two.wav"),
-            _s3_record("gone.wav", "ObjectRemoved:Delete"),
-        ]
-    }
+    body = s3_notification(
+        s3_record("one.wav"),
+        s3_record("two.wav"),
+        s3_record("gone.wav", "ObjectRemoved:Delete"),
+    )
 
     assert [ref.key for ref in parse_message_body(json.dumps(body))] == ["one.wav", "two.wav"]
 
 
 def test_sns_wrapped_s3_notification_is_unwrapped() -> None:
-    sns = {"Type": "Notification", "Message": json.dumps({"Records": [_s3_record("via+sns.wav")]})}
+    sns = {"Type": "Notification", "Message": json.dumps(s3_notification(s3_record("via+sns.wav")))}
 
     [ref] = parse_message_body(json.dumps(sns))
 
@@ -145,11 +143,3 @@ def test_other_eventbridge_detail_types_yield_nothing() -> None:
 def test_unrecognised_bodies_raise_so_the_message_reaches_the_dlq(body: str) -> None:
     with pytest.raises(UnrecognizedEventError):
         parse_message_body(body)
-
-
-def _s3_record(encoded_key: str, name: str = "ObjectCreated:Put") -> dict[str, object]:
-    return {
-        "eventSource": "aws:s3",
-        "eventName": name,
-        "s3": {"bucket": {"name": "b"}, "object": {"key": encoded_key, "size": 10, "eTag": "abc"}},
-    }

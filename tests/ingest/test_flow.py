@@ -11,7 +11,9 @@ from botocore.exceptions import ClientError
 from lassodrop.jobs import Status, object_id_for
 from lassodrop.runtime import ConfigError
 from lassodrop_local.emulator import EmulatorServer
-from tests.ingest.conftest import PROMPT, Ingest, Stack, load_event, sha256, sqs_event, wav_bytes
+from tests.fixtures.audio import riff_blob
+from tests.fixtures.events import load_event, sqs_event
+from tests.ingest.conftest import PROMPT, Ingest, Stack, sha256
 
 
 def _only_row(stack: Stack) -> Any:
@@ -26,7 +28,7 @@ def test_dropped_file_reaches_audiolasso_byte_for_byte_and_is_submitted(
     # Given a WAV dropped into the input bucket
     ingest = make_ingest(FIRST_CHECK_DELAY_SECONDS="45")
     ingest.record_check_sends()
-    data = wav_bytes(3 * 1024 * 1024 + 17)
+    data = riff_blob(3 * 1024 * 1024 + 17)
     put = stack.drop("music/take.wav", data, ContentType="audio/wav")
 
     # When the S3 notification is delivered
@@ -68,7 +70,7 @@ def test_tricky_keys_are_decoded_once_end_to_end(
     # Given keys with spaces, "+", "%" and non-ASCII characters (S3 URL-encodes them in the notification)
     keys = ["My Song+Live 100%/Déjà vu.wav", "a b+c%2B.wav"]
     for key in keys:
-        stack.drop(key, wav_bytes(2048), ContentType="audio/wav")
+        stack.drop(key, riff_blob(2048), ContentType="audio/wav")
 
     # When both notifications are delivered in one batch
     response = ingest(stack.receive_ingest(expected=2))
@@ -88,7 +90,7 @@ def test_duplicate_events_for_one_object_version_submit_once(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given one object and its notification delivered twice (S3 is at-least-once)
-    stack.drop("dup.wav", wav_bytes(4096), ContentType="audio/wav")
+    stack.drop("dup.wav", riff_blob(4096), ContentType="audio/wav")
     event = stack.receive_ingest()
     body = event["Records"][0]["body"]
 
@@ -146,7 +148,7 @@ def test_generic_content_type_is_sniffed_from_the_first_bytes(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given a WAV uploaded as binary/octet-stream under a key with no extension
-    stack.drop("recording", wav_bytes(5000), ContentType="binary/octet-stream")
+    stack.drop("recording", riff_blob(5000), ContentType="binary/octet-stream")
 
     # When it is delivered
     ingest(stack.receive_ingest())
@@ -162,7 +164,7 @@ def test_oversized_object_is_rejected_before_any_upload(
 ) -> None:
     # Given an object whose HeadObject reports 600 MB. Storing 600 MB in moto is too heavy for a unit run, so
     # the object holds a few bytes and a botocore hook rewrites the ContentLength HeadObject returns.
-    stack.drop("huge.wav", wav_bytes(1024), ContentType="audio/wav")
+    stack.drop("huge.wav", riff_blob(1024), ContentType="audio/wav")
     event = stack.receive_ingest()
     s3 = ingest.service.objects.client
 
@@ -185,7 +187,7 @@ def test_object_deleted_before_processing_is_rejected_as_gone(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given a notification for an object deleted since
-    stack.drop("gone.wav", wav_bytes(1024), ContentType="audio/wav")
+    stack.drop("gone.wav", riff_blob(1024), ContentType="audio/wav")
     event = stack.receive_ingest()
     stack.s3.delete_object(Bucket=stack.bucket, Key="gone.wav")
 
@@ -203,9 +205,9 @@ def test_object_overwritten_after_the_event_is_rejected_as_changed(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given a notification for content that was overwritten since (unversioned bucket: pinned by ETag)
-    stack.drop("take.wav", wav_bytes(1024), ContentType="audio/wav")
+    stack.drop("take.wav", riff_blob(1024), ContentType="audio/wav")
     first_event = stack.receive_ingest()
-    stack.drop("take.wav", wav_bytes(2048), ContentType="audio/wav")
+    stack.drop("take.wav", riff_blob(2048), ContentType="audio/wav")
 
     # When the first notification is delivered
     ingest(first_event)
@@ -222,7 +224,7 @@ def test_metadata_prompt_and_spans_are_sent(stack: Stack, ingest: Ingest, emulat
     spans = [{"start": 1.5, "end": 4, "include": True}]
     stack.drop(
         "talks/panel/q.wav",
-        wav_bytes(1024),
+        riff_blob(1024),
         ContentType="audio/wav",
         Metadata={"prompt": "isolate the applause", "spans": json.dumps(spans)},
     )
@@ -239,7 +241,7 @@ def test_metadata_prompt_and_spans_are_sent(stack: Stack, ingest: Ingest, emulat
 def test_longest_prefix_prompt_applies_without_metadata(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
-    stack.drop("talks/panel/q.wav", wav_bytes(1024), ContentType="audio/wav")
+    stack.drop("talks/panel/q.wav", riff_blob(1024), ContentType="audio/wav")
 
     ingest(stack.receive_ingest())
 
@@ -247,7 +249,7 @@ def test_longest_prefix_prompt_applies_without_metadata(
 
 
 def test_malformed_spans_metadata_is_rejected(stack: Stack, ingest: Ingest, emulator: EmulatorServer) -> None:
-    stack.drop("s.wav", wav_bytes(1024), ContentType="audio/wav", Metadata={"spans": "[{start: 1}"})
+    stack.drop("s.wav", riff_blob(1024), ContentType="audio/wav", Metadata={"spans": "[{start: 1}"})
 
     ingest(stack.receive_ingest())
 
@@ -261,7 +263,7 @@ def test_undecodable_encoded_prompt_metadata_is_rejected_not_retried(
 ) -> None:
     # Given an object whose prompt metadata names a charset nobody knows
     metadata = {"prompt": "=?x-no-such-charset?q?isolate_the_vocals?="}
-    stack.drop("p.wav", wav_bytes(1024), ContentType="audio/wav", Metadata=metadata)
+    stack.drop("p.wav", riff_blob(1024), ContentType="audio/wav", Metadata=metadata)
 
     # When it is delivered
     response = ingest(stack.receive_ingest())
@@ -279,7 +281,7 @@ def test_two_502s_from_create_upload_are_retried_and_one_job_is_submitted(
 ) -> None:
     # Given AudioLasso answering 502 twice when the upload is created
     emulator.state.fail_next("create_file", 502, count=2)
-    stack.drop("flaky.wav", wav_bytes(2048), ContentType="audio/wav")
+    stack.drop("flaky.wav", riff_blob(2048), ContentType="audio/wav")
 
     # When the object is delivered
     response = ingest(stack.receive_ingest())
@@ -296,7 +298,7 @@ def test_502_on_submit_fails_the_record_and_the_redelivery_submits_once(
 ) -> None:
     # Given submit answering 502 twice (the client never repeats a submit that may have reached the service)
     emulator.state.fail_next("submit", 502, count=2)
-    stack.drop("flaky.wav", wav_bytes(2048), ContentType="audio/wav")
+    stack.drop("flaky.wav", riff_blob(2048), ContentType="audio/wav")
     event = stack.receive_ingest()
 
     # When the message is delivered three times (SQS redelivers after each failure)
@@ -316,7 +318,7 @@ def test_invalid_api_key_is_recorded_as_a_terminal_failure(
     # Given a secret holding a key AudioLasso does not know
     stack_secret = stack.secret_arn
     boto3.client("secretsmanager").put_secret_value(SecretId=stack_secret, SecretString="al_revoked")
-    stack.drop("a.wav", wav_bytes(1024), ContentType="audio/wav")
+    stack.drop("a.wav", riff_blob(1024), ContentType="audio/wav")
 
     # When the object is delivered
     response = ingest(stack.receive_ingest())
@@ -333,7 +335,7 @@ def test_upload_dropped_midway_is_retried_from_a_fresh_get_object(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given an upload connection that drops after 1 MiB
-    data = wav_bytes(3 * 1024 * 1024)
+    data = riff_blob(3 * 1024 * 1024)
     put = stack.drop("drop.wav", data, ContentType="audio/wav")
     emulator.state.drop_upload_after(1024 * 1024)
     ingest.count_get_object()
@@ -355,7 +357,7 @@ def test_upload_interrupted_by_a_crash_is_redone_after_its_lease_expires(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given a row left UPLOADING by a worker that crashed, its lease long expired
-    put = stack.drop("crash.wav", wav_bytes(1024), ContentType="audio/wav")
+    put = stack.drop("crash.wav", riff_blob(1024), ContentType="audio/wav")
     stack.put_stale_upload_row("crash.wav", put, lease_until=1_000)
 
     # When the message is redelivered
@@ -372,7 +374,7 @@ def test_upload_under_a_live_lease_fails_the_record_for_a_later_retry(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given a row another worker is uploading right now
-    put = stack.drop("busy.wav", wav_bytes(1024), ContentType="audio/wav")
+    put = stack.drop("busy.wav", riff_blob(1024), ContentType="audio/wav")
     stack.put_stale_upload_row("busy.wav", put, lease_until=4_000_000_000)
     event = stack.receive_ingest()
 
@@ -391,8 +393,8 @@ def test_one_failing_record_fails_alone_in_a_batch(
 ) -> None:
     # Given three objects, one of them under another worker's live lease
     for key in ("one.wav", "two.wav"):
-        stack.drop(key, wav_bytes(1024), ContentType="audio/wav")
-    busy_put = stack.drop("busy.wav", wav_bytes(2048), ContentType="audio/wav")
+        stack.drop(key, riff_blob(1024), ContentType="audio/wav")
+    busy_put = stack.drop("busy.wav", riff_blob(2048), ContentType="audio/wav")
     stack.put_stale_upload_row("busy.wav", busy_put, lease_until=4_000_000_000)
     event = stack.receive_ingest(expected=3)
     busy_message = next(r["messageId"] for r in event["Records"] if "busy.wav" in r["body"])
@@ -409,7 +411,7 @@ def test_check_enqueue_failure_is_retried_without_resubmitting(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a check queue that refuses the first message
-    stack.drop("q.wav", wav_bytes(1024), ContentType="audio/wav")
+    stack.drop("q.wav", riff_blob(1024), ContentType="audio/wav")
     event = stack.receive_ingest()
     sqs = ingest.service.checks.sqs
     real_send = sqs.send_message
@@ -449,7 +451,7 @@ def test_webhook_url_carries_the_rows_unguessable_token(
 ) -> None:
     # Given webhooks enabled
     ingest = make_ingest(WEBHOOK_BASE_URL="https://hooks.example.com/")
-    stack.drop("w.wav", wav_bytes(1024), ContentType="audio/wav")
+    stack.drop("w.wav", riff_blob(1024), ContentType="audio/wav")
 
     # When an object is submitted
     ingest(stack.receive_ingest())
@@ -466,7 +468,7 @@ def test_webhook_url_carries_the_rows_unguessable_token(
 
 def test_direct_s3_notification_is_processed(stack: Stack, ingest: Ingest, emulator: EmulatorServer) -> None:
     # Given the sample direct S3 event, pointed at a real object
-    put = stack.drop("incoming/interview.wav", wav_bytes(1024), ContentType="audio/wav")
+    put = stack.drop("incoming/interview.wav", riff_blob(1024), ContentType="audio/wav")
     stack.receive_ingest()
     event = load_event("s3-put.json")
     obj = event["Records"][0]["s3"]["object"]
@@ -490,7 +492,7 @@ def test_eventbridge_events_direct_and_queued_are_processed(
     event = load_event(sample)
     eb = event if "detail" in event else json.loads(event["Records"][0]["body"])
     key = eb["detail"]["object"]["key"]
-    put = stack.drop(key, wav_bytes(4096), ContentType="audio/wav")
+    put = stack.drop(key, riff_blob(4096), ContentType="audio/wav")
     eb["detail"]["bucket"]["name"] = stack.bucket
     eb["detail"]["object"].update(etag=put["ETag"].strip('"'), size=4096)
     del eb["detail"]["object"]["version-id"]
@@ -519,8 +521,8 @@ def test_versioned_object_is_keyed_and_read_by_version(
 ) -> None:
     # Given a versioned bucket whose notification names the version
     stack.s3.put_bucket_versioning(Bucket=stack.bucket, VersioningConfiguration={"Status": "Enabled"})
-    first = stack.drop("v.wav", wav_bytes(1024), ContentType="audio/wav")
-    stack.drop("v.wav", wav_bytes(2048), ContentType="audio/wav")
+    first = stack.drop("v.wav", riff_blob(1024), ContentType="audio/wav")
+    stack.drop("v.wav", riff_blob(2048), ContentType="audio/wav")
     event = stack.receive_ingest(expected=2)
     body = json.loads(event["Records"][0]["body"])
     body["Records"][0]["s3"]["object"]["versionId"] = first["VersionId"]  # moto leaves it out; S3 sends it
@@ -540,7 +542,7 @@ def test_version_found_by_head_object_is_recorded_and_every_read_pinned_to_it(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given a versioned bucket whose notification names no version (moto's never do)
-    put = stack.drop("noversion.wav", wav_bytes(2048), ContentType="binary/octet-stream")
+    put = stack.drop("noversion.wav", riff_blob(2048), ContentType="binary/octet-stream")
     event = stack.receive_ingest()
     assert "versionId" not in json.loads(event["Records"][0]["body"])["Records"][0]["s3"]["object"]
     ingest.count_get_object()
@@ -563,7 +565,7 @@ def test_keys_outside_the_input_prefix_are_skipped_without_rows(
 ) -> None:
     # Given an input prefix, and an object created elsewhere in the bucket (outputs written beside inputs)
     ingest = make_ingest(INPUT_PREFIX="incoming/")
-    stack.drop("outputs/take.wav/target.wav", wav_bytes(1024), ContentType="audio/wav")
+    stack.drop("outputs/take.wav/target.wav", riff_blob(1024), ContentType="audio/wav")
 
     # When its notification arrives
     response = ingest(stack.receive_ingest())

@@ -8,7 +8,8 @@ from botocore.exceptions import ClientError
 from lassodrop.audiolasso import AudioLassoClient
 from lassodrop.jobs import SUBMIT_UNCONFIRMED, Job, Status
 from lassodrop_local.emulator import EmulatorServer
-from tests.ingest.conftest import Ingest, Stack, wav_bytes
+from tests.fixtures.audio import riff_blob
+from tests.ingest.conftest import Ingest, Stack
 from tests.support import wait_until
 
 
@@ -33,7 +34,7 @@ def test_submit_whose_answer_is_lost_fails_unconfirmed_and_a_redelivery_does_not
 ) -> None:
     # Given a submit that creates the job but whose answer never arrives (a gateway's 504 instead)
     emulator.state.fail_next("submit", 504, process=True)
-    stack.drop("lost.wav", wav_bytes(2048), ContentType="audio/wav")
+    stack.drop("lost.wav", riff_blob(2048), ContentType="audio/wav")
     event = stack.receive_ingest()
 
     # When the message is delivered, and delivered again
@@ -59,7 +60,7 @@ def test_submit_timing_out_after_sending_fails_unconfirmed(
         api_key, emulator.base_url, allow_local=True, timeout=(2.0, 0.2)
     )
     emulator.state.set_latency(0.6, route="submit")
-    stack.drop("slow.wav", wav_bytes(2048), ContentType="audio/wav")
+    stack.drop("slow.wav", riff_blob(2048), ContentType="audio/wav")
     event = stack.receive_ingest()
 
     # When the message is delivered
@@ -87,7 +88,7 @@ def test_worker_that_died_mid_submit_leaves_a_row_failed_unconfirmed_not_resubmi
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given a row left UPLOADING by a worker that crashed after starting its submit, its lease expired
-    put = stack.drop("crash.wav", wav_bytes(1024), ContentType="audio/wav")
+    put = stack.drop("crash.wav", riff_blob(1024), ContentType="audio/wav")
     _row_left_mid_submit(stack, "crash.wav", put, lease_until=1_000)
 
     # When the message is redelivered
@@ -106,7 +107,7 @@ def test_worker_still_inside_its_submit_lease_makes_the_redelivery_wait(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given a row whose submit is under way under a live lease
-    put = stack.drop("busy.wav", wav_bytes(1024), ContentType="audio/wav")
+    put = stack.drop("busy.wav", riff_blob(1024), ContentType="audio/wav")
     _row_left_mid_submit(stack, "busy.wav", put, lease_until=4_000_000_000)
     event = stack.receive_ingest()
 
@@ -125,7 +126,7 @@ def test_submit_the_service_answers_as_failed_is_retried_on_redelivery_and_submi
 ) -> None:
     # Given a submit answered with the service's own failure, nothing created (the docs say retry)
     emulator.state.fail_next("submit", status)
-    stack.drop("flaky.wav", wav_bytes(2048), ContentType="audio/wav")
+    stack.drop("flaky.wav", riff_blob(2048), ContentType="audio/wav")
     event = stack.receive_ingest()
 
     # When the message is delivered, fails, and is redelivered
@@ -150,7 +151,7 @@ def test_error_after_the_submit_went_out_never_leads_to_a_second_submit(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a submit that succeeds, but the write of its request id fails
-    stack.drop("lost-write.wav", wav_bytes(2048), ContentType="audio/wav")
+    stack.drop("lost-write.wav", riff_blob(2048), ContentType="audio/wav")
     event = stack.receive_ingest()
     jobs = ingest.service.jobs
     real_write = jobs.mark_submitted

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 
 from lassodrop.jobs import (
@@ -16,7 +15,6 @@ from lassodrop.jobs import (
     Status,
     object_id_for,
 )
-from tests.fixtures.aws import AwsStack
 
 
 class Clock:
@@ -33,8 +31,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(aws_stack: AwsStack, clock: Clock) -> JobStore:
-    return JobStore(boto3.resource("dynamodb").Table(aws_stack.info.jobs_table), clock=clock)
+def store(jobs_table: Any, clock: Clock) -> JobStore:
+    return JobStore(jobs_table, clock=clock)
 
 
 def _claim(store: JobStore, key: str = "a.wav", version: str | None = "v1") -> Any:

@@ -12,7 +12,8 @@ import pytest
 from moto import mock_aws
 
 from lassodrop.jobs import ClaimResult, Ending, Job, JobStore, ObjectDetails, Status
-from lassodrop_local.stack import clients_for_moto, create_stack
+from lassodrop_local.stack import clients_for_moto
+from tests.fixtures.aws import create_jobs_table
 
 NOW = 1_790_000_000
 MOMENT = datetime.fromtimestamp(NOW, tz=UTC)
@@ -117,11 +118,9 @@ UNMET: list[tuple[str, Status, dict[str, Any]]] = [
 
 @pytest.fixture(scope="module")
 def table() -> Iterator[Any]:
-    """One stack for the whole table of moves: each test only writes its own row."""
+    """One table for the whole table of moves: each test only writes its own row."""
     with mock_aws():
-        clients = clients_for_moto()
-        info = create_stack(clients)
-        yield clients.table(info.jobs_table)
+        yield create_jobs_table(clients_for_moto().dynamodb)
 
 
 @pytest.fixture

@@ -3,15 +3,15 @@
 import json
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from lassodrop_local.runner import FunctionSpec, SandboxSettings
+from tests.fixtures.aws import MotoServer
 from tests.runner.helpers import LogLines, Queues, Toy
 
 # Every toy function can record what it saw; appends are locked because several workers share the file.
@@ -27,13 +27,9 @@ def record(**data):
 
 
 @pytest.fixture
-def moto_endpoint() -> Iterator[str]:
+def moto_endpoint(moto_server: MotoServer) -> str:
     """moto as a real server on loopback: workers are other processes, so `mock_aws` cannot reach them."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    return moto_server.endpoint_url
 
 
 @pytest.fixture

@@ -1,9 +1,12 @@
 """The shared AWS fixtures (tests/fixtures/aws.py) give other tests a usable stack."""
 
+from typing import Any
+
+import boto3
 import pytest
 
-from lassodrop_local.stack import create_stack
-from tests.fixtures.aws import AwsStack, MotoServer
+from lassodrop_local.stack import create_stack, load_template
+from tests.fixtures.aws import AwsStack, MotoServer, create_jobs_table
 
 
 def test_aws_stack_fixture_yields_a_working_stack(aws_stack: AwsStack) -> None:
@@ -43,3 +46,32 @@ def test_the_stack_builds_on_a_moto_server(moto_server: MotoServer) -> None:
         "Messages"
     ]
     assert any('"Records"' in message["Body"] for message in messages)
+
+
+def _table_shape(dynamodb: Any, name: str) -> dict[str, Any]:
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    indexes = {
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in table.get("GlobalSecondaryIndexes", [])
+    }
+    return {
+        "keys": table["KeySchema"],
+        "attributes": sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]),
+        "indexes": indexes,
+    }
+
+
+def test_the_bare_jobs_table_is_the_stacks_jobs_table(aws_stack: AwsStack) -> None:
+    # Given the jobs table built alone from the template, beside the one the whole stack created
+    create_jobs_table(boto3.resource("dynamodb"), name="bare-jobs")
+
+    # Then both have the same keys, attributes and indexes: every index the template declares
+    bare = _table_shape(aws_stack.dynamodb, "bare-jobs")
+    assert bare == _table_shape(aws_stack.dynamodb, aws_stack.info.jobs_table)
+    properties = load_template()["Resources"]["JobsTable"]["Properties"]
+    declared = [index["IndexName"] for index in properties["GlobalSecondaryIndexes"]]
+    assert sorted(bare["indexes"]) == sorted(declared)
+    # And the template's TTL, which moto's CloudFormation does not apply to the stack's table
+    ttl = aws_stack.dynamodb.describe_time_to_live(TableName="bare-jobs")["TimeToLiveDescription"]
+    expected = properties["TimeToLiveSpecification"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", expected["AttributeName"])

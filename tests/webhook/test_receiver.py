@@ -1,33 +1,27 @@
 import json
-from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from lassodrop.jobs import JobStore
 from lassodrop.messages import CheckQueue
 from lassodrop.webhook import WebhookReceiver
-from tests.collect.helpers import (
-    LambdaContextStub,
-    SendRecorder,
-    create_jobs_table,
-    function_url_event,
-    load_handler,
-)
+from tests.fixtures.aws import SendRecorder, drain
+from tests.fixtures.events import function_url_event, load_event
+from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
 OBJECT_ID = "s3://drop/a b+c.wav?version=v1"
 TOKEN = "tok_3e1f0c9a5b7d4e2f8a6c1b0d9e7f5a3c"
 
 
 @pytest.fixture
-def aws() -> Iterator[dict[str, Any]]:
-    with mock_aws():
-        table = create_jobs_table(boto3.resource("dynamodb"))
-        sqs = boto3.client("sqs")
-        queue_url = sqs.create_queue(QueueName="check")["QueueUrl"]
-        yield {"table": table, "sqs": sqs, "queue_url": queue_url, "sent": SendRecorder(sqs)}
+def aws(jobs_table: Any) -> dict[str, Any]:
+    """The template's jobs table (named `jobs`) and a check queue, in the same moto."""
+    sqs = boto3.client("sqs")
+    queue_url = sqs.create_queue(QueueName="check")["QueueUrl"]
+    return {"table": jobs_table, "sqs": sqs, "queue_url": queue_url, "sent": SendRecorder(sqs)}
 
 
 def put_job(table: Any, status: str = "SUBMITTED", **extra: Any) -> None:
@@ -148,7 +142,7 @@ def test_handler_answers_a_function_url_response(
     app = load_handler("webhook")
 
     response = app.lambda_handler(
-        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, completed_body()), LambdaContextStub()
+        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, completed_body()), FakeLambdaContext()
     )
 
     assert response["statusCode"] == 202
@@ -163,4 +157,33 @@ def test_handler_without_configuration_names_the_missing_variable(monkeypatch: p
     app = load_handler("webhook")
 
     with pytest.raises(ValueError, match="JOBS_TABLE"):
-        app.lambda_handler(function_url_event(None, {}), LambdaContextStub())
+        app.lambda_handler(function_url_event(None, {}), FakeLambdaContext())
+
+
+def test_the_sample_function_url_event_enqueues_a_check_through_the_handler(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the submitted job the sample webhook call names, with the token the sample carries
+    event = load_event("function-url-webhook.json")
+    query = event["queryStringParameters"]
+    assert parse_qs(event["rawQueryString"]) == {name: [value] for name, value in query.items()}
+    request_id = json.loads(event["body"])["request_id"]
+    aws["table"].put_item(
+        Item={
+            "object_id": query["object_id"],
+            "status": "SUBMITTED",
+            "request_id": request_id,
+            "webhook_token": query["token"],
+        }
+    )
+    monkeypatch.setenv("JOBS_TABLE", "jobs")
+    monkeypatch.setenv("CHECK_QUEUE_URL", aws["queue_url"])
+
+    # When the webhook handler answers the sample as it is
+    response = load_handler("webhook").lambda_handler(event, FakeLambdaContext("lassodrop-webhook"))
+
+    # Then it is accepted and one check for that job is enqueued, visible at once (moto hides delayed ones)
+    assert response["statusCode"] == 202
+    messages = drain(aws["sqs"], aws["queue_url"])
+    check = {"object_id": query["object_id"], "request_id": request_id, "reason": "webhook"}
+    assert [json.loads(message["Body"]) for message in messages] == [check]
