@@ -124,6 +124,24 @@ def test_webhook_may_only_read_jobs_and_send_checks(
     assert _resources_allowing(statements, "sqs:") == {stack.queues["CheckQueue"].arn}
 
 
+def test_public_webhook_may_read_a_job_row_only_by_its_key(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    # A Scan or Query grant would let anyone who breaks into the public function read every job's token.
+    stack = build_stack({"EnableWebhooks": "true"})
+
+    statements = _statements(moto_clients, stack, "WebhookFunctionRole")
+
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in _as_list(s["Action"]))]
+    assert [(_as_list(s["Action"]), _as_list(s["Resource"])) for s in dynamodb] == [
+        (["dynamodb:GetItem"], [_table_arn(stack)])
+    ]
+
+
+def _table_arn(stack: StackInfo) -> str:
+    return f"arn:aws:dynamodb:{stack.region}:123456789012:table/{stack.jobs_table}"
+
+
 def test_only_collect_may_publish_events(build_stack: BuildStack, moto_clients: AwsClients) -> None:
     stack = build_stack({"EnableWebhooks": "true"})
 
