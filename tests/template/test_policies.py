@@ -9,6 +9,8 @@ import pytest
 from lassodrop_local.stack import AwsClients, StackInfo
 
 BuildStack = Callable[..., StackInfo]
+ROLES = ("IngestFunctionRole", "CollectFunctionRole", "WebhookFunctionRole")
+OWNED_BY_THE_STACKS_ACCOUNT = {"StringEquals": {"s3:ResourceAccount": "123456789012"}}
 
 
 def _statements(clients: AwsClients, stack: StackInfo, role_id: str) -> list[dict[str, Any]]:
@@ -95,7 +97,7 @@ def test_ingest_may_list_the_input_bucket_so_a_deleted_object_answers_404(
     [listing] = _listing(_statements(moto_clients, stack, "IngestFunctionRole"))
 
     assert _as_list(listing["Resource"]) == [f"arn:aws:s3:::{stack.input_bucket}"]
-    assert "Condition" not in listing
+    assert listing["Condition"] == OWNED_BY_THE_STACKS_ACCOUNT
 
 
 def test_ingest_reads_the_existing_bucket_when_one_is_given(
@@ -177,3 +179,56 @@ def test_no_inline_policy_grants_every_resource_or_a_whole_bucket(
     assert [_as_list(statement["Resource"]) for statement in whole_buckets] == [
         [f"arn:aws:s3:::{stack.input_bucket}"]
     ]
+
+
+def test_each_function_may_call_only_the_dynamodb_actions_its_code_uses(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    # JobStore: get_item (consistent) and conditional update_item; no function queries an index or scans.
+    stack = build_stack({"EnableWebhooks": "true"})
+
+    granted = {
+        role_id: {
+            (action, resource)
+            for statement in _statements(moto_clients, stack, role_id)
+            for action in _as_list(statement["Action"])
+            if action.startswith("dynamodb:")
+            for resource in _as_list(statement["Resource"])
+        }
+        for role_id in ROLES
+    }
+
+    table = _table_arn(stack)
+    assert granted == {
+        "IngestFunctionRole": {("dynamodb:GetItem", table), ("dynamodb:UpdateItem", table)},
+        "CollectFunctionRole": {("dynamodb:GetItem", table), ("dynamodb:UpdateItem", table)},
+        "WebhookFunctionRole": {("dynamodb:GetItem", table)},
+    }
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"EnableWebhooks": "true"},
+        {"ExistingInputBucketName": "my-recordings"},
+        {"OutputToInputBucket": "true", "InputPrefix": "incoming/", "OutputPrefix": "separated/"},
+    ],
+    ids=["created-buckets", "existing-bucket", "same-bucket"],
+)
+def test_every_s3_grant_requires_the_bucket_to_belong_to_the_stacks_account(
+    build_stack: BuildStack, moto_clients: AwsClients, parameters: dict[str, str]
+) -> None:
+    # Bucket names are predictable: without the owner condition a same-named bucket elsewhere would do.
+    moto_clients.client("s3").create_bucket(Bucket="my-recordings")
+    stack = build_stack(parameters)
+
+    s3_statements = [
+        statement
+        for role_id in ROLES
+        if stack.resources.get(role_id)
+        for statement in _statements(moto_clients, stack, role_id)
+        if any(action.startswith("s3:") for action in _as_list(statement["Action"]))
+    ]
+
+    assert len(s3_statements) == 3
+    assert [statement.get("Condition") for statement in s3_statements] == [OWNED_BY_THE_STACKS_ACCOUNT] * 3
