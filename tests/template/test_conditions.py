@@ -129,6 +129,8 @@ def test_distinct_single_folders_are_accepted_for_same_bucket_outputs(sam_templa
         ("MaxConcurrentUploads", "1001"),
         ("EnableWebhooks", "yes"),
         ("WebhookReservedConcurrency", "0"),
+        ("LogRetentionDays", "2"),
+        ("KmsKeyArn", "alias/lassodrop"),
         ("AudioLassoSignedUrlHosts", "https://bucket.s3.amazonaws.com/"),
     ],
 )
