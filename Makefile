@@ -6,6 +6,8 @@ SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 
 .PHONY: help install test lint format typecheck template-check run bench emulator clean
 
@@ -27,6 +29,12 @@ $(SAM_STAMP): pyproject.toml
 	$(SAM_VENV)/bin/python -m pip install --quiet --group sam
 	touch $@
 
+$(CHECKOV_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --group checkov
+	touch $@
+
 install: $(STAMP)
 
 lint: $(STAMP)
@@ -42,8 +50,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 	for handler in functions/*/app.py; do $(BIN)/mypy "$$handler" || exit 1; done
 
-test: $(STAMP) $(SAM_STAMP) lint typecheck
-	SAM_CLI=$(abspath $(SAM)) $(BIN)/python -m pytest
+test: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) lint typecheck
+	SAM_CLI=$(abspath $(SAM)) CHECKOV=$(abspath $(CHECKOV_VENV))/bin/checkov $(BIN)/python -m pytest
 
 run: $(STAMP)
 	$(BIN)/lassodrop run $(FILES) $(if $(PROMPT),--prompt "$(PROMPT)")
@@ -55,4 +63,4 @@ emulator: $(STAMP)
 	$(BIN)/lassodrop emulator --port 0 --api-key al_local_key
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache out
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache out

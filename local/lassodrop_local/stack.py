@@ -217,7 +217,7 @@ def describe_stack(
     queues = {
         logical_id: _queue_config(clients, logical_id, resources[logical_id])
         for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::SQS::Queue"
+        if resource["Type"] == "AWS::SQS::Queue" and logical_id in resources
     }
     functions = {
         logical_id: _function_config(clients, logical_id, resources[logical_id], translation, queues, values)

@@ -58,6 +58,19 @@ def test_enabled_webhooks_add_a_url_function_and_tell_ingest_its_address(build_s
     assert stack.outputs["WebhookUrl"] == WEBHOOK_URL
 
 
+@pytest.mark.parametrize(("parameters", "expected"), [({}, 5), ({"WebhookReservedConcurrency": "2"}, 2)])
+def test_the_public_webhook_has_reserved_concurrency(
+    build_stack: BuildStack, moto_clients: AwsClients, parameters: dict[str, str], expected: int
+) -> None:
+    # A flood of calls to the public URL is throttled at this cap instead of starving ingest and collect.
+    stack = build_stack({"EnableWebhooks": "true", **parameters})
+
+    function_name = stack.functions["WebhookFunction"].function_name
+    concurrency = moto_clients.client("lambda").get_function_concurrency(FunctionName=function_name)
+
+    assert concurrency["ReservedConcurrentExecutions"] == expected
+
+
 def test_outputs_go_to_a_separate_bucket_by_default(build_stack: BuildStack) -> None:
     stack = build_stack()
 
@@ -117,6 +130,9 @@ def test_distinct_single_folders_are_accepted_for_same_bucket_outputs(sam_templa
         ("MaxConcurrentUploads", "1"),
         ("MaxConcurrentUploads", "1001"),
         ("EnableWebhooks", "yes"),
+        ("WebhookReservedConcurrency", "0"),
+        ("LogRetentionDays", "2"),
+        ("KmsKeyArn", "alias/lassodrop"),
         ("AudioLassoSignedUrlHosts", "https://bucket.s3.amazonaws.com/"),
     ],
 )

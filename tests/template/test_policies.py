@@ -10,6 +10,8 @@ from lassodrop.runtime import AwsClients
 from lassodrop_local.stack import StackInfo
 
 BuildStack = Callable[..., StackInfo]
+ROLES = ("IngestFunctionRole", "CollectFunctionRole", "WebhookFunctionRole")
+OWNED_BY_THE_STACKS_ACCOUNT = {"StringEquals": {"s3:ResourceAccount": "123456789012"}}
 
 
 def _statements(clients: AwsClients, stack: StackInfo, role_id: str) -> list[dict[str, Any]]:
@@ -96,7 +98,7 @@ def test_ingest_may_list_the_input_bucket_so_a_deleted_object_answers_404(
     [listing] = _listing(_statements(moto_clients, stack, "IngestFunctionRole"))
 
     assert _as_list(listing["Resource"]) == [f"arn:aws:s3:::{stack.input_bucket}"]
-    assert "Condition" not in listing
+    assert listing["Condition"] == OWNED_BY_THE_STACKS_ACCOUNT
 
 
 def test_ingest_reads_the_existing_bucket_when_one_is_given(
@@ -123,6 +125,24 @@ def test_webhook_may_only_read_jobs_and_send_checks(
     assert not {action for action in actions if action.split(":")[0] not in {"dynamodb", "sqs"}}
     assert not {a for a in actions if a in {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}}
     assert _resources_allowing(statements, "sqs:") == {stack.queues["CheckQueue"].arn}
+
+
+def test_public_webhook_may_read_a_job_row_only_by_its_key(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    # A Scan or Query grant would let anyone who breaks into the public function read every job's token.
+    stack = build_stack({"EnableWebhooks": "true"})
+
+    statements = _statements(moto_clients, stack, "WebhookFunctionRole")
+
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in _as_list(s["Action"]))]
+    assert [(_as_list(s["Action"]), _as_list(s["Resource"])) for s in dynamodb] == [
+        (["dynamodb:GetItem"], [_table_arn(stack)])
+    ]
+
+
+def _table_arn(stack: StackInfo) -> str:
+    return f"arn:aws:dynamodb:{stack.region}:123456789012:table/{stack.jobs_table}"
 
 
 def test_only_collect_may_publish_events(build_stack: BuildStack, moto_clients: AwsClients) -> None:
@@ -160,3 +180,56 @@ def test_no_inline_policy_grants_every_resource_or_a_whole_bucket(
     assert [_as_list(statement["Resource"]) for statement in whole_buckets] == [
         [f"arn:aws:s3:::{stack.input_bucket}"]
     ]
+
+
+def test_each_function_may_call_only_the_dynamodb_actions_its_code_uses(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    # JobStore: get_item (consistent) and conditional update_item; no function queries an index or scans.
+    stack = build_stack({"EnableWebhooks": "true"})
+
+    granted = {
+        role_id: {
+            (action, resource)
+            for statement in _statements(moto_clients, stack, role_id)
+            for action in _as_list(statement["Action"])
+            if action.startswith("dynamodb:")
+            for resource in _as_list(statement["Resource"])
+        }
+        for role_id in ROLES
+    }
+
+    table = _table_arn(stack)
+    assert granted == {
+        "IngestFunctionRole": {("dynamodb:GetItem", table), ("dynamodb:UpdateItem", table)},
+        "CollectFunctionRole": {("dynamodb:GetItem", table), ("dynamodb:UpdateItem", table)},
+        "WebhookFunctionRole": {("dynamodb:GetItem", table)},
+    }
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"EnableWebhooks": "true"},
+        {"ExistingInputBucketName": "my-recordings"},
+        {"OutputToInputBucket": "true", "InputPrefix": "incoming/", "OutputPrefix": "separated/"},
+    ],
+    ids=["created-buckets", "existing-bucket", "same-bucket"],
+)
+def test_every_s3_grant_requires_the_bucket_to_belong_to_the_stacks_account(
+    build_stack: BuildStack, moto_clients: AwsClients, parameters: dict[str, str]
+) -> None:
+    # Bucket names are predictable: without the owner condition a same-named bucket elsewhere would do.
+    moto_clients.client("s3").create_bucket(Bucket="my-recordings")
+    stack = build_stack(parameters)
+
+    s3_statements = [
+        statement
+        for role_id in ROLES
+        if stack.resources.get(role_id)
+        for statement in _statements(moto_clients, stack, role_id)
+        if any(action.startswith("s3:") for action in _as_list(statement["Action"]))
+    ]
+
+    assert len(s3_statements) == 3
+    assert [statement.get("Condition") for statement in s3_statements] == [OWNED_BY_THE_STACKS_ACCOUNT] * 3

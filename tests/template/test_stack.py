@@ -261,6 +261,7 @@ def test_dead_letter_queues_and_function_errors_raise_alarms(translation: Transl
     assert watched == {
         json.dumps({"Fn::GetAtt": ["IngestDLQ", "QueueName"]}),
         json.dumps({"Fn::GetAtt": ["CheckDLQ", "QueueName"]}),
+        json.dumps({"Fn::GetAtt": ["ExistingBucketEventsDLQ", "QueueName"]}),
         json.dumps({"Ref": "IngestFunction"}),
         json.dumps({"Ref": "CollectFunction"}),
         json.dumps({"Ref": "WebhookFunction"}),
