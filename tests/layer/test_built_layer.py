@@ -63,7 +63,10 @@ def build_dir(python313: Path) -> Path:
     """`sam build --cached` of template.yaml into its usual place, .aws-sam/build.
 
     There, beside the build.toml that records what was built, an unchanged lock is not installed again: only a
-    build that installs it (the first, or one after `make lock`) runs pip in hash-checking mode.
+    build that installs it (the first, or one after `make lock`) runs pip, in hash-checking mode for the
+    closure it resolves from the lock. The arm64 wheels that replace this machine's compiled ones (wrapt,
+    charset-normalizer) are fetched by the SAM CLI one by one with --no-deps, outside the lock, so pip does
+    not check their hashes; their versions and architecture are what the tests below check.
     """
     sam = os.environ.get("SAM_CLI") or str(REPO_ROOT / ".venv-sam" / "bin" / "sam")
     assert Path(sam).is_file(), f"SAM CLI not found at {sam}: run `make test` or set SAM_CLI"
