@@ -5,7 +5,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lassodrop_local.stack import create_stack, load_template
+from lassodrop_local.stack import create_stack
+from lassodrop_local.template import load_template
 from tests.fixtures.aws import AwsStack, MotoServer, create_jobs_table
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lassodrop_local.stack import REPO_ROOT, TEMPLATE_PATH, load_template, translate
+from lassodrop_local.template import REPO_ROOT, TEMPLATE_PATH, load_template, translate
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from lassodrop_local.stack import AwsClients, StackInfo, Translation
+from lassodrop.runtime import AwsClients
+from lassodrop_local.stack import StackInfo
+from lassodrop_local.template import Translation
 
 BuildStack = Callable[..., StackInfo]
 ROLES = ("IngestFunctionRole", "CollectFunctionRole", "WebhookFunctionRole")
