@@ -291,14 +291,14 @@ class JobStore:
             "publish_lease_until": epoch(now) + PUBLISH_LEASE_SECONDS,
         }
         if owner is None:
-            return self._move(
-                "finish",
-                object_id,
-                to=ending.status,
-                sets=sets,
-                remove=["lease_owner", "lease_until"],
-                condition="#status = :submitted OR lease_until < :now",
-                values={":submitted": Status.SUBMITTED, ":now": epoch(now)},
+            fence: dict[str, Any] = {}
+            condition = "#status = :submitted OR lease_until < :now"
+            values: dict[str, Any] = {":submitted": Status.SUBMITTED, ":now": epoch(now)}
+        else:
+            fence, condition, values = (
+                {"lease_owner": owner},
+                "#status = :collecting",
+                {":collecting": Status.COLLECTING},
             )
         return self._move(
             "finish",
@@ -306,9 +306,9 @@ class JobStore:
             to=ending.status,
             sets=sets,
             remove=["lease_owner", "lease_until"],
-            fence={"lease_owner": owner},
-            condition="#status = :collecting",
-            values={":collecting": Status.COLLECTING},
+            fence=fence,
+            condition=condition,
+            values=values,
         )
 
     def claim_publish(self, object_id: str, now: datetime) -> Job | None:
