@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from lassodrop.audiolasso.errors import AudioLassoError, Verdict, classify
+from lassodrop.audiolasso.errors import AudioLassoError
 
 _log = logging.getLogger(__name__)
 _random = random.SystemRandom()
@@ -23,8 +23,8 @@ def _sleep(seconds: float) -> None:
 
 
 def is_retryable(error: AudioLassoError) -> bool:
-    """The default for reads: repeat only what `classify` calls RETRY."""
-    return classify(error) is Verdict.RETRY
+    """The default for reads: `error.retryable`, which reads `classify`."""
+    return error.retryable
 
 
 @dataclass(frozen=True)
