@@ -18,6 +18,7 @@ VALID = {
     "UPLOAD_LEASE_SECONDS": "900",
     "WEBHOOK_BASE_URL": "",
     "JOB_TTL_DAYS": "90",
+    "EVENT_BUS_NAME": "default",
 }
 
 
@@ -35,7 +36,15 @@ def test_a_complete_environment_parses() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["JOBS_TABLE", "CHECK_QUEUE_URL", "API_KEY_SECRET_ARN", "AUDIOLASSO_BASE_URL", "DEFAULT_PROMPT"]
+    "name",
+    [
+        "JOBS_TABLE",
+        "CHECK_QUEUE_URL",
+        "API_KEY_SECRET_ARN",
+        "AUDIOLASSO_BASE_URL",
+        "DEFAULT_PROMPT",
+        "EVENT_BUS_NAME",
+    ],
 )
 def test_a_missing_required_variable_is_named(name: str) -> None:
     env = {k: v for k, v in VALID.items() if k != name}

@@ -22,7 +22,7 @@ from lassodrop.audiolasso.errors import (
     classify,
 )
 from lassodrop.audiolasso.models import JobResult, JobStatus
-from lassodrop.collect import backoff, events, resultdoc
+from lassodrop.collect import backoff, resultdoc
 from lassodrop.collect.config import CollectConfig
 from lassodrop.collect.outputs import (
     OutputTarget,
@@ -32,6 +32,7 @@ from lassodrop.collect.outputs import (
     output_prefix_for,
     transfer_config,
 )
+from lassodrop.events import EndEvents, EventPublisher
 from lassodrop.jobs import Ending, Job, JobError, JobStore, LeaseHeldError, Status
 from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
@@ -50,9 +51,13 @@ class Collector:
     api_client: Callable[[], AudioLassoClient]
     s3: Any
     checks: CheckQueue
-    publisher: events.EventPublisher
+    publisher: EventPublisher
     clock: Callable[[], datetime] = utcnow
     transfer: TransferConfig = field(default_factory=transfer_config)
+
+    @property
+    def ends(self) -> EndEvents:
+        return EndEvents(self.publisher, self.jobs, self.clock)
 
     @property
     def api(self) -> AudioLassoClient:
@@ -67,7 +72,7 @@ class Collector:
             return "unknown-job"
         logger.append_keys(object_key=job.key, request_id=job.request_id)
         if job.is_terminal:
-            return self._publish_pending(job)
+            return self.ends.publish_pending(job)
         if job.status not in (Status.SUBMITTED, Status.COLLECTING) or not job.request_id:
             # Ingest has not submitted yet; it enqueues its own first check once it has.
             logger.info("check before submit", status=job.status)
@@ -181,24 +186,8 @@ class Collector:
             return "lost-race"
         logger.info("job finished", status=ending.status, reason=ending.reason)
         metrics.add_metric(name=_METRIC_BY_STATUS[ending.status], unit=MetricUnit.Count, value=1)
-        self._publish(finished)
+        self.ends.publish(finished)
         return str(ending.status)
-
-    def _publish_pending(self, job: Job) -> str:
-        """Publish for a terminal row whose event was never confirmed (writer crashed or PutEvents failed)."""
-        if job.event_published is not False:
-            return "already-terminal"
-        claimed = self.jobs.claim_publish(job.object_id, self.clock())
-        if claimed is None:
-            return "publish-in-progress"
-        self._publish(claimed)
-        return "published-pending"
-
-    def _publish(self, job: Job) -> None:
-        detail_type = events.detail_type_for(job.status)
-        event_id = self.publisher.publish(detail_type, event_detail(job))
-        self.jobs.mark_published(job.object_id, event_id)
-        logger.info("event published", detail_type=detail_type, event_id=event_id)
 
 
 _METRIC_BY_STATUS = {
@@ -214,29 +203,6 @@ def _count_completion(stored: list[StoredOutput], timings: resultdoc.Timings) ->
     if timings.received_at is not None:
         seconds = (timings.collected_at - timings.received_at).total_seconds()
         metrics.add_metric(name="EndToEndSeconds", unit=MetricUnit.Seconds, value=seconds)
-
-
-def event_detail(job: Job) -> dict[str, Any]:
-    """The event body: enough for a downstream workflow to act without reading the row.
-
-    `dedup_id` is stable per job and outcome, so a consumer can drop the one duplicate a crash between
-    PutEvents and recording it could leave.
-    """
-    outputs = job.outputs or {}
-    return {
-        "dedup_id": f"{job.request_id}:{job.status}",
-        "object_id": job.object_id,
-        "bucket": job.bucket,
-        "key": job.key,
-        "version_id": job.version_id,
-        "request_id": job.request_id,
-        "status": str(job.status),
-        "prompt": job.prompt,
-        "outputs": outputs,
-        "result_uri": outputs.get("result", {}).get("uri"),
-        "error": {"code": job.error.code, "message": job.error.message} if job.error else None,
-        "reason": job.reason,
-    }
 
 
 def _outputs_field(stored: list[StoredOutput], bucket: str, doc_key: str) -> dict[str, Any]:

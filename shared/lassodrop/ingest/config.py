@@ -23,6 +23,7 @@ class IngestConfig:
     upload_lease_seconds: int
     webhook_base_url: str | None
     job_ttl_days: int
+    event_bus_name: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "IngestConfig":
@@ -39,6 +40,7 @@ class IngestConfig:
             upload_lease_seconds=read_int(env, "UPLOAD_LEASE_SECONDS", default=900, low=1),
             webhook_base_url=_webhook_base_url(env),
             job_ttl_days=read_int(env, "JOB_TTL_DAYS", default=90, low=1),
+            event_bus_name=require(env, "EVENT_BUS_NAME"),
         )
 
 
