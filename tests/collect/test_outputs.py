@@ -4,7 +4,13 @@ import io
 import pytest
 
 from lassodrop.audiolasso.models import Output
-from lassodrop.collect.outputs import HashingReader, OutputTooLargeError, extension, output_prefix_for
+from lassodrop.collect.outputs import (
+    HashingReader,
+    OutputTooLargeError,
+    extension,
+    output_prefix_for,
+    version_folder,
+)
 
 
 class Trickle(io.RawIOBase):
@@ -66,5 +72,23 @@ def test_extension_comes_from_file_name_then_content_type(output: Output, expect
 @pytest.mark.parametrize(
     "key", ["a b+c.wav", "100%/mix.wav", "chansons/été - déjà vu.mp3", "deep/nested/path/x.flac"]
 )
-def test_output_prefix_keeps_the_input_key_verbatim(key: str) -> None:
-    assert output_prefix_for("separated/", key) == f"separated/{key}/"
+def test_output_prefix_keeps_the_input_key_verbatim_then_the_version(key: str) -> None:
+    assert output_prefix_for("separated/", key, "v1", "abc") == f"separated/{key}/v1/"
+
+
+def test_an_unversioned_input_is_foldered_by_its_etag() -> None:
+    assert output_prefix_for("", "a.wav", None, '"9b2cf535f27731c9-2"') == "a.wav/etag-9b2cf535f27731c9-2/"
+    assert version_folder("null", "abc") == "etag-abc"
+
+
+@pytest.mark.parametrize(
+    "version_id", ["3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBp=", "..", "v" * 129]
+)
+def test_a_version_id_unsafe_in_a_key_segment_becomes_its_digest(version_id: str) -> None:
+    digest = hashlib.sha256(version_id.encode()).hexdigest()
+
+    assert version_folder(version_id, "abc") == f"sha256-{digest}"
+
+
+def test_two_versions_never_share_a_folder() -> None:
+    assert version_folder("v1", "same") != version_folder("v2", "same")

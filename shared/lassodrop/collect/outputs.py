@@ -153,9 +153,31 @@ def extension(output: Output) -> str:
     return "bin"
 
 
-def output_prefix_for(prefix: str, input_key: str) -> str:
-    """Where one input's outputs go: the input key verbatim (spaces, +, %, non-ASCII kept as they are)."""
-    return f"{prefix}{input_key}/"
+# A version id or ETag used as it is in a key: one S3 path segment, never `.` or `..`, bounded.
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def version_folder(version_id: str | None, etag: str | None) -> str:
+    """The folder naming one version of an input, so two versions of a key never share outputs.
+
+    The S3 version id, else `etag-<ETag>` on an unversioned bucket. A value with characters that are unsafe
+    in a key segment (S3 version ids may hold `/`, `+`, `=`) becomes `sha256-<hex digest>` of it instead.
+    """
+    if version_id and version_id != "null":
+        segment = version_id
+    elif etag:
+        segment = f"etag-{etag.strip(chr(34))}"
+    else:
+        raise ValueError("an input needs a version id or an ETag to name its output folder")
+    if _SAFE_SEGMENT.match(segment):
+        return segment
+    return f"sha256-{hashlib.sha256(segment.encode('utf-8')).hexdigest()}"
+
+
+def output_prefix_for(prefix: str, input_key: str, version_id: str | None, etag: str | None) -> str:
+    """Where one input version's outputs go: the input key verbatim (spaces, +, %, non-ASCII kept as they
+    are), then that version's folder."""
+    return f"{prefix}{input_key}/{version_folder(version_id, etag)}/"
 
 
 def content_type_of(output: Output, ext: str) -> str:

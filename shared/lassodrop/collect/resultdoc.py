@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lassodrop.collect.outputs import StoredOutput
+from lassodrop.collect.outputs import StoredOutput, version_folder
 from lassodrop.timestamps import iso_or_none
 
 RESULT_DOC_NAME = "result.json"
@@ -58,6 +58,8 @@ def build(
             "key": source.key,
             "version_id": source.version_id,
             "etag": source.etag,
+            # The output folder this version's stems are in (the same rule collect used to name it).
+            "version": version_folder(source.version_id, source.etag),
             "object_id": source.object_id,
         },
         "prompt": source.prompt,

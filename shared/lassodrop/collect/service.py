@@ -139,7 +139,7 @@ class Collector:
             raise
 
     def _copy_and_complete(self, job: Job, result: JobResult, owner: str, completed_at: datetime) -> str:
-        prefix = output_prefix_for(self.config.output_prefix, job.key)
+        prefix = output_prefix_for(self.config.output_prefix, job.key, job.version_id, job.etag)
         where = OutputTarget(self.config.output_bucket, prefix, self.config.max_output_bytes, self.transfer)
         try:
             stored = [
