@@ -3,11 +3,9 @@ import io
 
 import pytest
 
-from lassodrop.audiolasso.models import Output
 from lassodrop.collect.outputs import (
     HashingReader,
     OutputTooLargeError,
-    extension,
     output_prefix_for,
     version_folder,
 )
@@ -22,10 +20,6 @@ class Trickle(io.RawIOBase):
 
     def read(self, n: int = -1) -> bytes:
         return self._data.read(self._step if n < 0 else min(n, self._step))
-
-
-def make_output(file_name: str = "target.wav", content_type: str = "audio/wav") -> Output:
-    return Output(url="https://cdn.audiolasso.dev/o", content_type=content_type, file_name=file_name)
 
 
 def test_reader_fills_each_read_from_a_trickling_stream_and_hashes_everything() -> None:
@@ -53,20 +47,6 @@ def test_reader_is_readable_but_not_seekable_so_s3transfer_streams_it() -> None:
 
     assert reader.readable()
     assert not reader.seekable()
-
-
-@pytest.mark.parametrize(
-    ("output", "expected"),
-    [
-        (make_output(file_name="target.wav"), "wav"),
-        (make_output(file_name="residual.FLAC", content_type="audio/flac"), "flac"),
-        (make_output(file_name="", content_type="audio/mpeg"), "mp3"),
-        (make_output(file_name="no-extension", content_type="application/x-unknown"), "bin"),
-        (make_output(file_name="evil.wav/../x", content_type="audio/wav"), "wav"),
-    ],
-)
-def test_extension_comes_from_file_name_then_content_type(output: Output, expected: str) -> None:
-    assert extension(output) == expected
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
@@ -121,36 +120,90 @@ class StoredOutput:
         }
 
 
-_EXTENSION = re.compile(r"^[a-z0-9]{1,10}$")
-# The platform's mimetypes table lacks several audio types (audio/wav among them on many systems).
-_AUDIO_EXTENSIONS = {
-    "audio/wav": "wav",
+class OutputRefusedError(Exception):
+    """An output that must not be written (or that S3 refused): the job ends FAILED with `code`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+# The only extensions a stem is written with, and the audio type each stands for. A stem is only ever
+# written as audio: its key, Content-Type and download name all say so, whatever the provider declared.
+STEM_EXTENSIONS = {
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "mp3": "audio/mpeg",
+    "ogg": "audio/ogg",
+    "opus": "audio/opus",
+    "m4a": "audio/mp4",
+    "aac": "audio/aac",
+    "webm": "audio/webm",
+    "aiff": "audio/aiff",
+}
+LONGEST_STEM_EXTENSION = max(STEM_EXTENSIONS, key=len)
+# Declared audio types (and common aliases) -> the allow-listed extension, for a file name that has none.
+_TYPE_EXTENSIONS = {
+    **{media_type: ext for ext, media_type in STEM_EXTENSIONS.items()},
     "audio/wave": "wav",
     "audio/x-wav": "wav",
-    "audio/mpeg": "mp3",
-    "audio/flac": "flac",
+    "audio/vnd.wave": "wav",
     "audio/x-flac": "flac",
-    "audio/ogg": "ogg",
-    "audio/mp4": "m4a",
-    "audio/aac": "aac",
-    "audio/webm": "webm",
+    "audio/mp3": "mp3",
+    "audio/x-m4a": "m4a",
+    "audio/x-aiff": "aiff",
 }
+# A declared audio type kept as the stem's Content-Type: a bare token, never parameters or odd bytes.
+_AUDIO_TYPE = re.compile(r"^audio/[a-z0-9][a-z0-9.+-]{0,62}$")
 
 
-def extension(output: Output) -> str:
-    """The stem's file extension: from the provider's file name, else its content type, else `bin`."""
-    name = output.file_name or ""
-    if "." in name:
-        ext = name.rsplit(".", 1)[1].lower()
-        if _EXTENSION.match(ext):
-            return ext
-    media_type = (output.content_type or "").split(";")[0].strip().lower()
-    if media_type in _AUDIO_EXTENSIONS:
-        return _AUDIO_EXTENSIONS[media_type]
-    guessed = mimetypes.guess_extension(media_type)
-    if guessed:
-        return guessed.lstrip(".")
-    return "bin"
+@dataclass(frozen=True)
+class StemFormat:
+    """How one stem is written: the allow-listed extension and an audio/* Content-Type."""
+
+    extension: str
+    content_type: str
+
+    def file_name(self, name: str) -> str:
+        return f"{name}.{self.extension}"
+
+    def extra_args(self, name: str) -> dict[str, str]:
+        """Upload headers: a browser opening the object downloads it as an audio file, never renders it."""
+        return {
+            "ContentType": self.content_type,
+            "ContentDisposition": f'attachment; filename="{self.file_name(name)}"',
+        }
+
+
+def stem_format(output: Output) -> StemFormat:
+    """The extension from the provider's file name if allow-listed, else from its declared audio type.
+
+    The declared type is kept when it is a plain audio/* type; anything else becomes the extension's type.
+    Raises OutputRefusedError (OUTPUT_NOT_AUDIO) when neither says which audio format the stem is.
+    """
+    declared = (output.content_type or "").split(";")[0].strip().lower()
+    ext = _name_extension(output.file_name) or _TYPE_EXTENSIONS.get(declared)
+    if ext is None:
+        raise OutputRefusedError(
+            "OUTPUT_NOT_AUDIO",
+            f"the output {_bounded(output.file_name)!r} declared {_bounded(output.content_type)!r}: neither "
+            f"an allowed audio extension ({', '.join(STEM_EXTENSIONS)}) nor a known audio type",
+        )
+    content_type = declared if _AUDIO_TYPE.match(declared) else STEM_EXTENSIONS[ext]
+    return StemFormat(ext, content_type)
+
+
+def _name_extension(file_name: str | None) -> str | None:
+    name = file_name or ""
+    if "." not in name:
+        return None
+    ext = name.rsplit(".", 1)[1].lower()
+    return ext if ext in STEM_EXTENSIONS else None
+
+
+def _bounded(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}..."
 
 
 # A version id or ETag used as it is in a key: one S3 path segment, never `.` or `..`, bounded.
@@ -180,19 +233,13 @@ def output_prefix_for(prefix: str, input_key: str, version_id: str | None, etag:
     return f"{prefix}{input_key}/{version_folder(version_id, etag)}/"
 
 
-def content_type_of(output: Output, ext: str) -> str:
-    if output.content_type:
-        return output.content_type
-    return mimetypes.types_map.get(f".{ext}", "application/octet-stream")
-
-
 def upload_stream(
     s3: Any,
     stream: Readable,
     *,
     bucket: str,
     key: str,
-    content_type: str,
+    extra_args: dict[str, str],
     max_bytes: int,
     config: TransferConfig,
 ) -> tuple[int, str]:
@@ -202,7 +249,7 @@ def upload_stream(
     """
     reader = HashingReader(stream, max_bytes)
     fileobj: BinaryIO = reader  # type: ignore[assignment]
-    s3.upload_fileobj(fileobj, bucket, key, ExtraArgs={"ContentType": content_type}, Config=config)
+    s3.upload_fileobj(fileobj, bucket, key, ExtraArgs=extra_args, Config=config)
     return reader.size, reader.sha256
 
 
@@ -217,15 +264,13 @@ class OutputTarget:
 
 
 def copy_output(
-    api: AudioLassoClient, s3: Any, name: str, output: Output, where: OutputTarget
+    api: AudioLassoClient, s3: Any, name: str, output: Output, stem: StemFormat, where: OutputTarget
 ) -> StoredOutput:
     """Copy the `name` stem (target or residual) from its signed URL to `<prefix><name>.<ext>`.
 
     The API client validates the URL and never sends it the API key; a 410 surfaces as ExpiredError.
     """
-    ext = extension(output)
-    key = f"{where.prefix}{name}.{ext}"
-    content_type = content_type_of(output, ext)
+    key = f"{where.prefix}{stem.file_name(name)}"
     with api.open_output(output) as stream:
         announced = getattr(stream, "content_length", None)
         if announced is not None and announced > where.max_bytes:
@@ -235,8 +280,8 @@ def copy_output(
             stream,
             bucket=where.bucket,
             key=key,
-            content_type=content_type,
+            extra_args=stem.extra_args(name),
             max_bytes=where.max_bytes,
             config=where.config,
         )
-    return StoredOutput(name, where.bucket, key, size, digest, content_type)
+    return StoredOutput(name, where.bucket, key, size, digest, stem.content_type)
