@@ -5,8 +5,8 @@ import pytest
 
 from lassodrop.collect.outputs import (
     HashingReader,
+    OutputLayout,
     OutputTooLargeError,
-    output_prefix_for,
     version_folder,
 )
 
@@ -53,11 +53,14 @@ def test_reader_is_readable_but_not_seekable_so_s3transfer_streams_it() -> None:
     "key", ["a b+c.wav", "100%/mix.wav", "chansons/été - déjà vu.mp3", "deep/nested/path/x.flac"]
 )
 def test_output_prefix_keeps_the_input_key_verbatim_then_the_version(key: str) -> None:
-    assert output_prefix_for("separated/", key, "v1", "abc") == f"separated/{key}/v1/"
+    assert OutputLayout.for_input("separated/", key, "v1", "abc").folder == f"separated/{key}/v1/"
 
 
 def test_an_unversioned_input_is_foldered_by_its_etag() -> None:
-    assert output_prefix_for("", "a.wav", None, '"9b2cf535f27731c9-2"') == "a.wav/etag-9b2cf535f27731c9-2/"
+    layout = OutputLayout.for_input("", "a.wav", None, '"9b2cf535f27731c9-2"')
+
+    assert layout.folder == "a.wav/etag-9b2cf535f27731c9-2/"
+    assert layout.result_key == "a.wav/etag-9b2cf535f27731c9-2/result.json"
     assert version_folder("null", "abc") == "etag-abc"
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
 
 from lassodrop.audiolasso.models import Output
 
@@ -227,10 +230,99 @@ def version_folder(version_id: str | None, etag: str | None) -> str:
     return f"sha256-{hashlib.sha256(segment.encode('utf-8')).hexdigest()}"
 
 
-def output_prefix_for(prefix: str, input_key: str, version_id: str | None, etag: str | None) -> str:
-    """Where one input version's outputs go: the input key verbatim (spaces, +, %, non-ASCII kept as they
-    are), then that version's folder."""
-    return f"{prefix}{input_key}/{version_folder(version_id, etag)}/"
+# S3 refuses longer keys (KeyTooLongError); the limit counts the key's UTF-8 bytes.
+S3_MAX_KEY_BYTES = 1024
+STEM_NAMES = ("target", "residual")
+RESULT_DOC_NAME = "result.json"
+
+
+def utf8_length(key: str) -> int:
+    return len(key.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """Every key one input version's outputs get: the one definition collect writes by and ingest checks.
+
+    `folder` is `<OutputPrefix><input key>/<version>/`, the input key verbatim (spaces, +, %, non-ASCII kept
+    as they are).
+    """
+
+    folder: str
+
+    @classmethod
+    def for_input(cls, prefix: str, input_key: str, version_id: str | None, etag: str | None) -> OutputLayout:
+        return cls(f"{prefix}{input_key}/{version_folder(version_id, etag)}/")
+
+    def stem_key(self, name: str, stem: StemFormat) -> str:
+        return f"{self.folder}{stem.file_name(name)}"
+
+    @property
+    def result_key(self) -> str:
+        return f"{self.folder}{RESULT_DOC_NAME}"
+
+    def longest_key(self) -> str:
+        """The longest key this layout can produce, whatever extensions the provider's stems end up with."""
+        widest = StemFormat(LONGEST_STEM_EXTENSION, STEM_EXTENSIONS[LONGEST_STEM_EXTENSION])
+        keys = [self.result_key, *(self.stem_key(name, widest) for name in STEM_NAMES)]
+        return max(keys, key=utf8_length)
+
+
+# 4xx answers a later attempt can pass: what botocore's standard retry mode retries (its lists are private),
+# S3's OperationAborted (a conflicting operation in progress), and expired credentials or a skewed clock.
+_RETRYABLE_4XX_CODES = frozenset(
+    {
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "PriorRequestNotComplete",
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "OperationAborted",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "RequestTimeTooSkewed",
+    }
+)
+
+
+def write_refusal(error: ClientError, key: str) -> OutputRefusedError | None:
+    """OUTPUT_WRITE_REFUSED for an S3 4xx that asking again cannot change (KeyTooLongError, AccessDenied,
+    InvalidArgument, NoSuchBucket, ...); None for 5xx, throttling, timeouts and answers without a status."""
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = str(error.response.get("Error", {}).get("Code") or "")
+    if (
+        not isinstance(status, int)
+        or not 400 <= status < 500
+        or status == 429
+        or code in _RETRYABLE_4XX_CODES
+    ):
+        return None
+    message = str(error.response.get("Error", {}).get("Message") or "")
+    return OutputRefusedError(
+        "OUTPUT_WRITE_REFUSED",
+        f"S3 refused writing {_bounded(key.rsplit('/', 1)[-1])!r} ({utf8_length(key)}-byte key): "
+        f"{_bounded(code, 64) or 'no code'} (HTTP {status}) {_bounded(message, 200)}".strip(),
+    )
+
+
+@contextmanager
+def refused_writes(key: str) -> Iterator[None]:
+    """Turn a terminal S3 refusal of a write to `key` into OutputRefusedError; anything else passes."""
+    try:
+        yield
+    except ClientError as error:
+        refusal = write_refusal(error, key)
+        if refusal is None:
+            raise
+        raise refusal from error
 
 
 def upload_stream(
@@ -243,22 +335,25 @@ def upload_stream(
     max_bytes: int,
     config: TransferConfig,
 ) -> tuple[int, str]:
-    """Stream `stream` into s3://bucket/key; returns (size, sha256 hex). Raises OutputTooLargeError.
+    """Stream `stream` into s3://bucket/key; returns (size, sha256 hex).
+
+    Raises OutputTooLargeError, or OutputRefusedError when S3 refuses the write for good.
 
     On any failure s3transfer aborts the multipart upload, so no partial object or parts are left.
     """
     reader = HashingReader(stream, max_bytes)
     fileobj: BinaryIO = reader  # type: ignore[assignment]
-    s3.upload_fileobj(fileobj, bucket, key, ExtraArgs=extra_args, Config=config)
+    with refused_writes(key):
+        s3.upload_fileobj(fileobj, bucket, key, ExtraArgs=extra_args, Config=config)
     return reader.size, reader.sha256
 
 
 @dataclass(frozen=True)
 class OutputTarget:
-    """Where and how big: the output bucket, the per-input prefix and the size cap."""
+    """Where and how big: the output bucket, the input version's layout and the size cap."""
 
     bucket: str
-    prefix: str
+    layout: OutputLayout
     max_bytes: int
     config: TransferConfig
 
@@ -266,11 +361,11 @@ class OutputTarget:
 def copy_output(
     api: AudioLassoClient, s3: Any, name: str, output: Output, stem: StemFormat, where: OutputTarget
 ) -> StoredOutput:
-    """Copy the `name` stem (target or residual) from its signed URL to `<prefix><name>.<ext>`.
+    """Copy the `name` stem (target or residual) from its signed URL to `<folder><name>.<ext>`.
 
     The API client validates the URL and never sends it the API key; a 410 surfaces as ExpiredError.
     """
-    key = f"{where.prefix}{stem.file_name(name)}"
+    key = where.layout.stem_key(name, stem)
     with api.open_output(output) as stream:
         announced = getattr(stream, "content_length", None)
         if announced is not None and announced > where.max_bytes:

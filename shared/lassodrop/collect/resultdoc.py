@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lassodrop.collect.outputs import StoredOutput, version_folder
+from lassodrop.collect.outputs import StoredOutput, refused_writes, version_folder
 from lassodrop.timestamps import iso_or_none
-
-RESULT_DOC_NAME = "result.json"
 
 
 @dataclass(frozen=True)
@@ -71,8 +69,10 @@ def build(
 
 
 def write(s3: Any, bucket: str, key: str, doc: dict[str, Any]) -> None:
+    """Raises OutputRefusedError when S3 refuses the write for good."""
     body = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    with refused_writes(key):
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
 def _between(start: datetime | None, end: datetime | None) -> float | None:
