@@ -160,6 +160,11 @@ class Pipeline:
             transfer=transfer_config(chunk_bytes=5 * MIB, concurrency=2),
         )
 
+    def folder(self, object_id: str) -> str:
+        """The documented output folder of a job: `<OutputPrefix><key>/<version id>/`."""
+        row = self.row(object_id)
+        return f"{OUTPUT_PREFIX}{row['key']}/{row['version_id']}/"
+
     def row(self, object_id: str) -> dict[str, Any]:
         """The row as stored (the model's one way out)."""
         job = self.store.get(object_id)

@@ -171,20 +171,18 @@ def _follow(
 
 
 def _download(stack: EmbeddedStack, item: FileProgress, destination: Path) -> list[str]:
-    """Every object under the file's output prefix (the stems and result.json) into `destination`."""
-    assert stack.info is not None
+    """The stems and result.json the file's row lists into `destination`, each named by its key's last part.
+
+    The row, not a listing, says which objects: the key's output folder holds one subfolder per version.
+    """
     s3 = stack.client("s3")
-    prefix = f"{stack.info.parameters['OutputPrefix']}{item.key}/"
+    outputs = item.job.outputs if item.job is not None else None
     destination.mkdir(parents=True, exist_ok=True)
     names = []
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=stack.info.output_bucket, Prefix=prefix)
-    for page in pages:
-        for entry in page.get("Contents", []):
-            name = entry["Key"][len(prefix) :]
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(stack.info.output_bucket, entry["Key"], str(target))
-            names.append(name)
+    for output in (outputs or {}).values():
+        name = str(output["key"]).rsplit("/", 1)[-1]
+        s3.download_file(output["bucket"], output["key"], str(destination / name))
+        names.append(name)
     return sorted(names)
 
 

@@ -25,11 +25,13 @@ from lassodrop.audiolasso.models import JobResult, JobStatus
 from lassodrop.collect import backoff, resultdoc
 from lassodrop.collect.config import CollectConfig
 from lassodrop.collect.outputs import (
+    OutputLayout,
+    OutputRefusedError,
     OutputTarget,
     OutputTooLargeError,
     StoredOutput,
     copy_output,
-    output_prefix_for,
+    stem_format,
     transfer_config,
 )
 from lassodrop.events import EndEvents, EventPublisher
@@ -144,28 +146,30 @@ class Collector:
             raise
 
     def _copy_and_complete(self, job: Job, result: JobResult, owner: str, completed_at: datetime) -> str:
-        prefix = output_prefix_for(self.config.output_prefix, job.key)
-        where = OutputTarget(self.config.output_bucket, prefix, self.config.max_output_bytes, self.transfer)
+        layout = OutputLayout.for_input(self.config.output_prefix, job.key, job.version_id, job.etag)
+        where = OutputTarget(self.config.output_bucket, layout, self.config.max_output_bytes, self.transfer)
         try:
-            stored = [
-                copy_output(self.api, self.s3, "target", result.target, where),
-                copy_output(self.api, self.s3, "residual", result.residual, where),
-            ]
+            stored = self._copy_stems(result, where)
+            collected_at = self.clock()
+            timings = resultdoc.Timings(
+                parse_iso(job.created_at), parse_iso(job.submitted_at), completed_at, collected_at
+            )
+            doc = resultdoc.build(_source(job), result.sample_rate, stored, timings)
+            resultdoc.write(self.s3, self.config.output_bucket, layout.result_key, doc)
         except ExpiredError as error:
             return self._end(job, _expired("output", error), owner=owner)
         except OutputTooLargeError as error:
             too_large = Ending(Status.FAILED, str(error), JobError("OUTPUT_TOO_LARGE", str(error)))
             return self._end(job, too_large, owner=owner)
-        collected_at = self.clock()
-        doc_key = f"{prefix}{resultdoc.RESULT_DOC_NAME}"
-        timings = resultdoc.Timings(
-            parse_iso(job.created_at), parse_iso(job.submitted_at), completed_at, collected_at
-        )
-        doc = resultdoc.build(_source(job), result.sample_rate, stored, timings)
-        resultdoc.write(self.s3, self.config.output_bucket, doc_key, doc)
+        except OutputRefusedError as error:
+            # Not retried: the same write would be refused again, into the DLQ with nothing on the row.
+            refused = Ending(
+                Status.FAILED, "the outputs could not be written", JobError(error.code, error.message)
+            )
+            return self._end(job, refused, owner=owner)
         completed = Ending(
             Status.COMPLETED,
-            outputs=_outputs_field(stored, self.config.output_bucket, doc_key),
+            outputs=_outputs_field(stored, self.config.output_bucket, layout.result_key),
             completed_at=iso(completed_at),
             collected_at=iso(collected_at),
             sample_rate=result.sample_rate,
@@ -174,6 +178,15 @@ class Collector:
         if outcome == Status.COMPLETED:
             _count_completion(stored, timings)
         return outcome
+
+    def _copy_stems(self, result: JobResult, where: OutputTarget) -> list[StoredOutput]:
+        """Both stems, each checked to be writable as audio before either is fetched."""
+        stems = {"target": result.target, "residual": result.residual}
+        formats = {name: stem_format(output) for name, output in stems.items()}
+        return [
+            copy_output(self.api, self.s3, name, output, formats[name], where)
+            for name, output in stems.items()
+        ]
 
     def _fail(self, job: Job, code: str, text: str, *, reason: str = "the service failed the job") -> str:
         return self._end(job, Ending(Status.FAILED, reason, JobError(code, text)))

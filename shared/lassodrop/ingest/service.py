@@ -30,7 +30,7 @@ from lassodrop.ingest.outcomes import Outcome, OutcomeRecorder
 from lassodrop.ingest.prompts import PromptChoice, choose_prompt
 from lassodrop.ingest.rejections import RejectCode, Rejection
 from lassodrop.ingest.relay import ObjectHead, PinnedObject, S3Objects, relay
-from lassodrop.ingest.validation import SNIFF_BYTES, check_size, resolve_content_type
+from lassodrop.ingest.validation import SNIFF_BYTES, check_output_keys, check_size, resolve_content_type
 from lassodrop.jobs import (
     ClaimResult,
     ConcurrentChangeError,
@@ -178,6 +178,7 @@ class IngestService:
         head = self.objects.head(obj)
         obj = _pin_version(obj, head)
         check_size(head.size)
+        check_output_keys(self.config.output_prefix, obj.key, obj.version_id, head.etag)
         content_type = resolve_content_type(
             head.content_type, obj.key, lambda: self.objects.read_head(obj, SNIFF_BYTES)
         )
