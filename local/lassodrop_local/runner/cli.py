@@ -58,8 +58,8 @@ def register(subparsers: Any) -> None:
         help="run the whole pipeline on this machine",
         description="Start the embedded stack (moto, the AudioLasso emulator unless AUDIOLASSO_API_KEY is "
         "set, the functions from template.yaml), upload FILES, follow them, and download their outputs. "
-        "Exits 0 when every file completed, 1 when one did not, 2 for a bad command line, 124 when --timeout "
-        "ran out first, 130 on Ctrl-C; each of these ends with the summary.",
+        "The summary table comes at the end however the run stops. Exits 0 when every file completed, 1 when "
+        "one did not, 2 for a bad command line, 124 when --timeout ran out first, 130 on Ctrl-C.",
     )
     parser.add_argument(
         "files",

@@ -237,7 +237,7 @@ def left_running(files: Iterable[FileProgress], *, real_provider: bool) -> list[
         lines.append(
             "Submitted jobs go on at AudioLasso after the run stops, and are paid for."
             if real_provider
-            else "With the emulator, these stopped with the stack; with a real key, submitted jobs go on at "
+            else "With the emulator, such jobs stop with the stack; with a real key, they go on at "
             "AudioLasso after the run stops, and are paid for."
         )
     return lines
