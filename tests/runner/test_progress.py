@@ -133,7 +133,7 @@ def test_summary_of_a_stopped_run_shows_each_rows_last_state():
     assert cells["failed.wav"][4] == "MODEL_FAILED: no stems"
     assert cells["unclaimed.wav"][1] == "NOT STARTED"
     assert cells["unclaimed.wav"][4] == "ingest had not picked it up when the run stopped"
-    assert cells["later.wav"][1] == "NOT UPLOADED"
+    assert cells["later.wav"][1:] == ["NOT UPLOADED", "-", "-", "the run stopped before uploading it"]
 
 
 def test_summary_names_the_outputs_or_the_reason():

@@ -190,10 +190,7 @@ class FileProgress:
 def summary_table(files: Iterable[FileProgress], width: int | None = None) -> str:
     """One row per file, aligned in terminal cells (wide characters count twice). The free-text column comes
     last and is the one that folds when `width` (a terminal's) is too narrow; None: never fold."""
-    rows = [
-        (item.name, item.status(), f"{item.seconds():.1f} s", _request_id(item), item.outcome())
-        for item in files
-    ]
+    rows = [(item.name, item.status(), _time(item), _request_id(item), item.outcome()) for item in files]
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
     for index, title in enumerate(_COLUMNS):
         # Status, time and request id are short and never fold; the name and the reason may.
@@ -216,6 +213,11 @@ def summary_table(files: Iterable[FileProgress], width: int | None = None) -> st
     )
     console.print(table)
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
+def _time(item: FileProgress) -> str:
+    """From the start of its upload to its end (or to the end of the run); none for a file never uploaded."""
+    return f"{item.seconds():.1f} s" if item.uploaded else "-"
 
 
 def _request_id(item: FileProgress) -> str:
