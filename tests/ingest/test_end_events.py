@@ -1,4 +1,4 @@
-"""Every end ingest writes is published as well: a rejected or refused object leaves a trace outside the table."""
+"""Every end ingest writes is published too: a rejected or refused object leaves a trace outside the table."""
 
 import pytest
 

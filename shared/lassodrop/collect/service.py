@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -180,13 +181,23 @@ class Collector:
         return outcome
 
     def _copy_stems(self, result: JobResult, where: OutputTarget) -> list[StoredOutput]:
-        """Both stems, each checked to be writable as audio before either is fetched."""
+        """Both stems at once, each checked to be writable as audio before either is fetched.
+
+        Concurrently, so the function's timeout bounds the larger stem's copy rather than the sum of both:
+        two 5 GiB stems within collect's 300 s need about 17 MiB/s each instead of 35 MiB/s in turn.
+        Memory is twice one copy's (see transfer_config). The boto3 client is thread-safe, and the API
+        client's session opens one pooled connection per stream.
+        """
         stems = {"target": result.target, "residual": result.residual}
         formats = {name: stem_format(output) for name, output in stems.items()}
-        return [
-            copy_output(self.api, self.s3, name, output, formats[name], where)
-            for name, output in stems.items()
-        ]
+        with ThreadPoolExecutor(max_workers=len(stems), thread_name_prefix="stem") as pool:
+            copies = {
+                name: pool.submit(copy_output, self.api, self.s3, name, output, formats[name], where)
+                for name, output in stems.items()
+            }
+            # The first stem's error is raised once both copies have ended (a running copy cannot be
+            # cancelled); a failed copy leaves no partial object (upload_stream).
+            return [copy.result() for copy in copies.values()]
 
     def _fail(self, job: Job, code: str, text: str, *, reason: str = "the service failed the job") -> str:
         return self._end(job, Ending(Status.FAILED, reason, JobError(code, text)))
