@@ -36,8 +36,11 @@ def collector() -> Collector:
 
 
 def record_handler(record: SQSRecord) -> str:
-    logger.remove_keys(["object_key", "request_id"])
-    return collector().handle(CheckMessage.from_body(record.body))
+    message = CheckMessage.from_body(record.body)
+    # Every line of this record names its job from the start, a failing one included.
+    logger.remove_keys(["object_key"])
+    logger.append_keys(object_id=message.object_id, request_id=message.request_id)
+    return collector().handle(message)
 
 
 @logger.inject_lambda_context(clear_state=True)

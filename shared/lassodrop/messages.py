@@ -23,11 +23,16 @@ class CheckReason(StrEnum):
 
 @dataclass(frozen=True)
 class CheckMessage:
-    """Look at this job's status now. `request_id` is informative: the row is the source of truth."""
+    """Look at this job's status now. `request_id` is informative: the row is the source of truth.
+
+    `link` numbers the messages of the job's one polling chain (the first check is 0, each poll one more), so
+    collect can tell a second copy of a link from the chain itself and drop it; a webhook's has none.
+    """
 
     object_id: str
     request_id: str | None
     reason: str
+    link: int | None = None
 
     @classmethod
     def from_body(cls, body: str) -> CheckMessage:
@@ -35,12 +40,18 @@ class CheckMessage:
         if not isinstance(data, dict) or not isinstance(data.get("object_id"), str):
             raise ValueError("check message needs a string object_id")
         request_id = data.get("request_id")
+        link = data.get("link")
         return cls(
-            data["object_id"], request_id if isinstance(request_id, str) else None, str(data.get("reason"))
+            data["object_id"],
+            request_id if isinstance(request_id, str) else None,
+            str(data.get("reason")),
+            link if isinstance(link, int) and not isinstance(link, bool) and link >= 0 else None,
         )
 
     def to_body(self) -> str:
-        return json.dumps({"object_id": self.object_id, "request_id": self.request_id, "reason": self.reason})
+        body: dict[str, object] = {"object_id": self.object_id, "request_id": self.request_id}
+        body |= {"reason": self.reason} | ({"link": self.link} if self.link is not None else {})
+        return json.dumps(body)
 
 
 class CheckQueue:

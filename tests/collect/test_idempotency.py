@@ -4,7 +4,7 @@ from typing import Any
 import pytest
 
 from lassodrop.events import PublishError
-from lassodrop.jobs import Ending, LeaseHeldError, Status
+from lassodrop.jobs import Ending, Status
 from lassodrop.messages import CheckMessage
 from tests.collect.conftest import Pipeline
 from tests.fixtures.aws import CallCounter
@@ -31,28 +31,26 @@ def test_duplicate_check_after_completion_changes_nothing(pipeline: Pipeline) ->
     assert len(pipeline.stack.events()) == 1
 
 
-def test_webhook_arriving_mid_collection_is_retried_and_writes_nothing(pipeline: Pipeline) -> None:
+def test_webhook_arriving_mid_collection_is_dropped_at_once_and_writes_nothing(pipeline: Pipeline) -> None:
     # Given a poll that is copying outputs when the webhook's check arrives
     object_id = pipeline.drop("race.wav")
     poll, webhook = pipeline.collector(), pipeline.collector()
     writes = CallCounter(pipeline.stack.s3, *WRITES)
-    seen: list[Any] = []
+    seen: list[str] = []
 
     def webhook_during_first_write(**_: Any) -> None:
         if not seen:
-            with pytest.raises(LeaseHeldError) as raised:
-                webhook.handle(check(object_id, "webhook"))
-            seen.append(raised.value)
+            seen.append(webhook.handle(check(object_id, "webhook")))
 
     pipeline.stack.s3.meta.events.register("before-call.s3.PutObject", webhook_during_first_write)
 
-    # When both are processed, and the webhook's check is redelivered after the poll finished
+    # When both are processed
     assert poll.handle(check(object_id, "poll")) == "COMPLETED"
-    redelivered = webhook.handle(check(object_id, "webhook"))
 
-    # Then the webhook check failed retryably while the lease was held, and everything was written once
-    assert len(seen) == 1
-    assert redelivered == "already-terminal"
+    # Then the webhook's check was acknowledged at once (the poll holds the lease and its own message),
+    # nothing was re-queued for it, and everything was written once
+    assert seen == ["collecting-elsewhere"]
+    assert pipeline.stack.sent.bodies == []
     assert writes.counts == {"PutObject": 3, "CreateMultipartUpload": 0}
     assert [e["detail-type"] for e in pipeline.stack.events()] == ["Separation Completed"]
 
@@ -74,13 +72,12 @@ def test_two_checks_that_both_saw_completed_collect_once(pipeline: Pipeline) -> 
 
     pipeline.client.result = result_after_the_other_check_finished  # type: ignore[method-assign]
 
-    # When the slower one tries to claim, it finds the job finished, and its redelivery is a no-op
-    with pytest.raises(LeaseHeldError):
-        first.handle(check(object_id, "poll"))
+    # When the slower one tries to claim, it finds the job finished, and a redelivery is a no-op too
+    slower = first.handle(check(object_id, "poll"))
     redelivered = first.handle(check(object_id, "poll"))
 
     assert outcomes == ["COMPLETED"]
-    assert redelivered == "already-terminal"
+    assert slower == redelivered == "already-terminal"
     assert writes.counts == {"PutObject": 3, "CreateMultipartUpload": 0}
     assert len(pipeline.stack.events()) == 1
 

@@ -60,6 +60,7 @@ def test_dropped_file_reaches_audiolasso_byte_for_byte_and_is_submitted(
         "object_id": row.object_id,
         "request_id": row.request_id,
         "reason": "first-check",
+        "link": 0,
     }
     assert stack.check_messages() == []  # not visible before its delay
 
@@ -370,7 +371,7 @@ def test_upload_interrupted_by_a_crash_is_redone_after_its_lease_expires(
     assert len(emulator.state.submissions) == 1
 
 
-def test_upload_under_a_live_lease_fails_the_record_for_a_later_retry(
+def test_duplicate_event_during_a_live_upload_is_acknowledged_at_once(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
     # Given a row another worker is uploading right now
@@ -381,8 +382,9 @@ def test_upload_under_a_live_lease_fails_the_record_for_a_later_retry(
     # When a duplicate event arrives
     response = ingest(event)
 
-    # Then only this record fails (SQS retries it later), and nothing was sent or changed
-    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
+    # Then it is acknowledged (the uploading worker's own message carries the object), and nothing was sent
+    # or changed
+    assert response == {"batchItemFailures": []}
     row = _only_row(stack)
     assert (row.status, row.attempts, row.lease_until) == (Status.UPLOADING, 1, 4_000_000_000)
     assert emulator.state.uploads == []
@@ -391,19 +393,18 @@ def test_upload_under_a_live_lease_fails_the_record_for_a_later_retry(
 def test_one_failing_record_fails_alone_in_a_batch(
     stack: Stack, ingest: Ingest, emulator: EmulatorServer
 ) -> None:
-    # Given three objects, one of them under another worker's live lease
-    for key in ("one.wav", "two.wav"):
+    # Given three objects, and AudioLasso refusing the first submit with its own 502
+    for key in ("one.wav", "two.wav", "three.wav"):
         stack.drop(key, riff_blob(1024), ContentType="audio/wav")
-    busy_put = stack.drop("busy.wav", riff_blob(2048), ContentType="audio/wav")
-    stack.put_stale_upload_row("busy.wav", busy_put, lease_until=4_000_000_000)
     event = stack.receive_ingest(expected=3)
-    busy_message = next(r["messageId"] for r in event["Records"] if "busy.wav" in r["body"])
+    emulator.state.fail_next("submit", 502)
 
     # When the batch is processed
     response = ingest(event)
 
     # Then exactly that record is reported failed, and the other two were submitted
-    assert response == {"batchItemFailures": [{"itemIdentifier": busy_message}]}
+    first_message = event["Records"][0]["messageId"]
+    assert response == {"batchItemFailures": [{"itemIdentifier": first_message}]}
     assert len(emulator.state.submissions) == 2
 
 
@@ -439,7 +440,7 @@ def test_check_enqueue_failure_is_retried_without_resubmitting(
     assert row.status == Status.SUBMITTED
     assert row.first_check_enqueued_at
     assert stack.check_messages() == [
-        {"object_id": row.object_id, "request_id": row.request_id, "reason": "first-check"}
+        {"object_id": row.object_id, "request_id": row.request_id, "reason": "first-check", "link": 0}
     ]
     # And a later duplicate starts no second polling chain
     assert ingest(event) == {"batchItemFailures": []}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +36,8 @@ from lassodrop.collect.outputs import (
     transfer_config,
 )
 from lassodrop.events import EndEvents, EventPublisher
-from lassodrop.jobs import Ending, Job, JobError, JobStore, LeaseHeldError, Status
-from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
+from lassodrop.jobs import ConcurrentChangeError, Ending, Job, JobError, JobStore, Status
+from lassodrop.messages import SQS_MAX_DELAY_SECONDS, CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
 from lassodrop.timestamps import epoch, iso, parse_iso, utcnow
 
@@ -81,10 +81,27 @@ class Collector:
             logger.info("check before submit", status=job.status)
             return "not-submitted"
         if job.status == Status.COLLECTING and (job.lease_until or 0) >= epoch(self.clock()):
-            raise LeaseHeldError(job.object_id)
+            return self._leave_to_collector(job, message)
+        if message.reason == CheckReason.WEBHOOK or job.status != Status.SUBMITTED:
+            # A webhook starts no chain; a COLLECTING row whose lease ran out is decided by claim_collect.
+            return self._check(job, message)
+        # Messages queued before links were numbered belong to the link the row is at.
+        link = job.checks if message.link is None else message.link
+        claimed = self.jobs.claim_check(job.object_id, link, self.clock())
+        if claimed is None:
+            logger.info("duplicate check dropped", link=link, row_link=job.checks)
+            return "duplicate"
+        try:
+            return self._check(claimed, replace(message, link=link))
+        except BaseException:
+            # Let the redelivered copy of this link take it at once rather than be dropped as a duplicate.
+            self.jobs.release_check(job.object_id, link)
+            raise
+
+    def _check(self, job: Job, message: CheckMessage) -> str:
         try:
             status = self.api.status(job.request_id, status_url=job.status_url)
-            return self._act_on(job, status, message.reason)
+            return self._act_on(job, status, message)
         except AudioLassoError as error:
             if classify(error) is not Verdict.TERMINAL:
                 raise
@@ -93,24 +110,39 @@ class Collector:
             logger.warning("job cannot be followed", error=str(error))
             return self._fail(job, _code_of(error), str(error), reason="the job could not be followed")
 
-    def _act_on(self, job: Job, status: JobStatus, reason: str) -> str:
-        logger.info("job status read", service_status=status.status, reason=reason)
+    def _leave_to_collector(self, job: Job, message: CheckMessage) -> str:
+        """Another worker is copying the outputs under a live lease: this message needs no retry of its own.
+
+        A webhook is dropped. A chain link comes back once that lease has run out, so the chain outlives a
+        collector that dies, and is still the only one.
+        """
+        if message.reason == CheckReason.WEBHOOK or message.link is None:
+            logger.info("check dropped: outputs are being collected", lease_until=job.lease_until)
+            return "collecting-elsewhere"
+        wait = (job.lease_until or 0) - epoch(self.clock()) + 1
+        delay = min(SQS_MAX_DELAY_SECONDS, max(1, wait))
+        self.checks.send(message, delay)
+        logger.info("check deferred: outputs are being collected", delay_seconds=delay, link=message.link)
+        return "collecting-elsewhere"
+
+    def _act_on(self, job: Job, status: JobStatus, message: CheckMessage) -> str:
+        logger.info("job status read", service_status=status.status, reason=message.reason)
         if status.status == "COMPLETED":
-            return self._collect(job, status, reason)
+            return self._collect(job, status, message)
         if status.status == "FAILED":
             code = status.error.code if status.error else "UNKNOWN"
             text = status.error.message if status.error else "the service reported FAILED without an error"
             return self._fail(job, code, text)
-        return self._not_ready(job, reason)
+        return self._not_ready(job, message)
 
-    def _not_ready(self, job: Job, reason: str) -> str:
+    def _not_ready(self, job: Job, message: CheckMessage) -> str:
         now = self.clock()
         submitted = parse_iso(job.submitted_at) or now
         left = backoff.seconds_left(submitted, now, self.config.give_up_after_seconds)
         if left <= 0:
-            message = f"no terminal status within {self.config.give_up_after_seconds} s of submission"
-            return self._end(job, Ending(Status.TIMED_OUT, "timed out", JobError("TIMED_OUT", message)))
-        if reason == CheckReason.WEBHOOK:
+            text = f"no terminal status within {self.config.give_up_after_seconds} s of submission"
+            return self._end(job, Ending(Status.TIMED_OUT, "timed out", JobError("TIMED_OUT", text)))
+        if message.reason == CheckReason.WEBHOOK:
             # The poll chain is still alive; re-enqueueing here would fork a second chain per webhook.
             return "not-ready"
         checks = job.checks
@@ -121,24 +153,33 @@ class Collector:
             left,
         )
         # Enqueue before recording: a failed send fails the message (retried) and never ends the chain.
-        self.checks.send(CheckMessage(job.object_id, job.request_id, CheckReason.POLL), delay)
+        next_link = CheckMessage(job.object_id, job.request_id, CheckReason.POLL, link=checks + 1)
+        self.checks.send(next_link, delay)
         self.jobs.record_check(job.object_id, checks + 1, delay)
         logger.info("check re-enqueued", delay_seconds=delay, checks=checks + 1)
         return "re-enqueued"
 
-    def _collect(self, job: Job, status: JobStatus, reason: str) -> str:
+    def _collect(self, job: Job, status: JobStatus, message: CheckMessage) -> str:
         completed_at = self.clock()
         try:
             result = self.api.result(job.request_id, result_url=job.result_url or status.result_url)
         except NotReadyError:
-            return self._not_ready(job, reason)
+            return self._not_ready(job, message)
         except JobFailedError as error:
             return self._fail(job, error.code or "UNKNOWN", error.message)
         except (ExpiredError, NotFoundError) as error:
             return self._end(job, _expired("result", error))
         owner = uuid.uuid4().hex
         if not self.jobs.claim_collect(job.object_id, owner, completed_at, self.config.collect_lease_seconds):
-            raise LeaseHeldError(job.object_id)
+            # Taken between our status read and now: that worker collects; this link waits on its lease.
+            if message.link is not None:
+                self.jobs.release_check(job.object_id, message.link)
+            current = self.jobs.get(job.object_id)
+            if current is not None and current.is_terminal:
+                return self.ends.publish_pending(current)
+            if current is None or current.status != Status.COLLECTING:
+                raise ConcurrentChangeError(f"{job.object_id} changed while claiming its collection")
+            return self._leave_to_collector(current, message)
         try:
             return self._copy_and_complete(job, result, owner, completed_at)
         except BaseException:

@@ -1,7 +1,7 @@
 """What ingest does with one created object: claim its job row, check it, relay it, submit it, queue a check.
 
 Terminal problems (bad input, an object that is gone, a 4xx from AudioLasso) are recorded on the job row and
-returned; retryable ones (network, 5xx, throttling, a lease held by another worker) are raised, so only that
+returned; retryable ones (network, 5xx, throttling) are raised, so only that
 SQS message fails and is redelivered, and lands in the DLQ if it keeps failing.
 
 The API has no idempotency key, so a submit that may have reached AudioLasso is never sent again: the row
@@ -36,7 +36,6 @@ from lassodrop.jobs import (
     ConcurrentChangeError,
     Job,
     JobStore,
-    LeaseHeldError,
     ObjectDetails,
     Status,
 )
@@ -128,9 +127,12 @@ class IngestService:
         logger.append_keys(object_id=claim.job.object_id, attempt=claim.job.attempts)
         logger.set_correlation_id(claim.job.object_id)
         if claim.result is ClaimResult.LEASE_HELD:
-            raise LeaseHeldError(
-                f"{claim.job.object_id} is being uploaded under a lease until {claim.job.lease_until}"
+            # Another worker is uploading this very version. Its own message stays on the queue until it
+            # succeeds (or comes back if that worker dies), so this copy is only a duplicate: acknowledge it.
+            logger.info(
+                "object is being uploaded by another worker; duplicate dropped", lease=claim.job.lease_until
             )
+            return Outcome.DUPLICATE
         if claim.result is ClaimResult.ALREADY_SUBMITTED:
             return self._ensure_first_check(claim.job)
         if claim.result is ClaimResult.FINISHED:
@@ -266,7 +268,7 @@ class IngestService:
 
     def _enqueue_first_check(self, job: Job) -> None:
         # A failure here raises: the redelivered message finds the row SUBMITTED and queues the check again.
-        first = CheckMessage(job.object_id, job.request_id, CheckReason.FIRST_CHECK)
+        first = CheckMessage(job.object_id, job.request_id, CheckReason.FIRST_CHECK, link=0)
         self.checks.send(first, self.config.first_check_delay_seconds)
         self.jobs.mark_check_enqueued(job.object_id)
 

@@ -11,7 +11,6 @@ from lassodrop.jobs.store import (
     ConcurrentChangeError,
     Ending,
     JobStore,
-    LeaseHeldError,
 )
 
 __all__ = [
@@ -30,7 +29,6 @@ __all__ = [
     "Job",
     "JobError",
     "JobStore",
-    "LeaseHeldError",
     "ObjectDetails",
     "Status",
     "object_id_for",

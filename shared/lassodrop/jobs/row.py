@@ -89,6 +89,8 @@ class Job:
     first_check_enqueued_at: str | None = None
     checks: int = 0
     next_check_delay: int | None = None
+    # Held by the worker reading the status for link `checks` of the polling chain (see claim_check).
+    check_lease_until: int | None = None
     # its end
     completed_at: str | None = None
     collected_at: str | None = None

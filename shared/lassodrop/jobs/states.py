@@ -2,7 +2,7 @@
 
 ```
  (no row) ──claim_upload──▶ UPLOADING ──mark_submitted──▶ SUBMITTED ──claim_collect──▶ COLLECTING
- RECEIVED ──claim_upload──▶   │ ▲                          │ ▲   record_check          │   │
+ RECEIVED ──claim_upload──▶   │ ▲                          │ ▲ claim_check, record_check│   │
                               │ └ record_details,          │ └────release_collect──────┘   │
                               │   mark_submit_started,     │                               │
                               │   release_lease, and       └────────finish──┐   ┌──finish──┘
@@ -77,7 +77,11 @@ MOVES: dict[str, Move] = {
     "mark_rejected": Move(frozenset({Status.RECEIVED, Status.UPLOADING}), Status.REJECTED),
     "mark_failed": Move(frozenset({Status.RECEIVED, Status.UPLOADING}), Status.FAILED),
     # collect
-    "record_check": Move(frozenset({Status.SUBMITTED}), None),
+    "claim_check": Move(
+        frozenset({Status.SUBMITTED}), None, "the row is at the caller's link and no live check lease"
+    ),
+    "release_check": Move(frozenset({Status.SUBMITTED, Status.COLLECTING}), None, "the row is at the link"),
+    "record_check": Move(frozenset({Status.SUBMITTED}), None, "the row is at the link before the caller's"),
     "claim_collect": Move(
         frozenset({Status.SUBMITTED, Status.COLLECTING}), Status.COLLECTING, "a COLLECTING lease ran out"
     ),

@@ -37,10 +37,9 @@ REQUEST_ID_INDEX = "by-request-id"
 SOURCE_INDEX = "by-source"
 # How long the writer of a terminal status has to publish its event before a redelivered check may.
 PUBLISH_LEASE_SECONDS = 60
-
-
-class LeaseHeldError(RuntimeError):
-    """Another worker holds this row's lease right now; the message is retried later (SQS redelivery)."""
+# How long one status read of a polling link may take before another copy of that link may take it over:
+# collect's timeout, so a live reader never loses it and a dead one's link is taken over after it.
+CHECK_LEASE_SECONDS = 300
 
 
 class ConcurrentChangeError(RuntimeError):
@@ -255,10 +254,49 @@ class JobStore:
 
     # Collect's moves.
 
+    def claim_check(self, object_id: str, link: int, now: datetime) -> Job | None:
+        """Take link `link` of the job's polling chain: the row is at that link and nobody else reads it.
+
+        One chain per job whatever arrives twice: a second copy of the same link finds the lease held (or the
+        row a link further on) and is dropped, so no duplicate ever forks a second chain.
+        """
+        at_link = "checks = :link" if link else "(attribute_not_exists(checks) OR checks = :link)"
+        return self._move(
+            "claim_check",
+            object_id,
+            sets={"check_lease_until": epoch(now) + CHECK_LEASE_SECONDS},
+            condition=f"{at_link} AND (attribute_not_exists(check_lease_until) OR check_lease_until < :now)",
+            values={":link": link, ":now": epoch(now)},
+        )
+
+    def release_check(self, object_id: str, link: int) -> bool:
+        """Hand link `link` back after a failure, so its redelivered copy may take it at once."""
+        released = self._move(
+            "release_check",
+            object_id,
+            remove=["check_lease_until"],
+            condition="checks = :link" if link else "attribute_not_exists(checks) OR checks = :link",
+            values={":link": link},
+        )
+        return released is not None
+
     def record_check(self, object_id: str, checks: int, delay: int) -> bool:
-        """Count a status read that found the job unfinished, and the delay until the next one."""
+        """Count a status read that found the job unfinished (the chain's next link), and its delay.
+
+        Fenced on the link before it, so only one reader of a link moves the chain on.
+        """
+        before = checks - 1
+        at_link = "checks = :before" if before else "attribute_not_exists(checks) OR checks = :before"
         sets = {"checks": checks, "next_check_delay": delay}
-        return self._move("record_check", object_id, sets=sets) is not None
+        moved = self._move(
+            "record_check",
+            object_id,
+            sets=sets,
+            remove=["check_lease_until"],
+            condition=at_link,
+            values={":before": before},
+        )
+        return moved is not None
 
     def claim_collect(self, object_id: str, owner: str, now: datetime, lease_seconds: int) -> bool:
         """SUBMITTED (or COLLECTING whose lease ran out) -> COLLECTING, leased to `owner`."""
