@@ -1,10 +1,10 @@
 """The one place the Powertools Logger, Metrics and Tracer are created; everything imports them from here.
 
-It also keeps the HTTP libraries' own records out of the function's log: urllib3 logs every request line
-with its whole URL (a signed URL's query is its signature) and botocore logs request headers (Authorization,
-X-Amz-Security-Token) at DEBUG. They stay at WARNING whatever LOG_LEVEL or the Lambda log level is, and
-urllib3's warnings, some of which name the URL too, have their query strings removed.
-"""
+It also keeps signed URLs out of traces (see TRACED_MODULES) and the HTTP libraries' own records out of the
+function's log: urllib3 logs every request line with its whole URL (a signed URL's query is its signature)
+and botocore logs request headers (Authorization, X-Amz-Security-Token) at DEBUG. They stay at WARNING
+whatever LOG_LEVEL or the Lambda log level is, and urllib3's warnings, some of which name the URL too, have
+their query strings removed."""
 
 import logging
 import warnings
@@ -13,9 +13,14 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from lassodrop.audiolasso.redact import redact_text
 
+# Only AWS calls are patched for X-Ray. The SDK's requests patch records a failed call's exception as it is,
+# and requests' exception text holds the whole URL: a signed upload or output URL, signature and all, would
+# be stored in the trace. (Its httplib patch sees nothing of urllib3 2, so it would add no subsegments.)
+TRACED_MODULES = ("botocore",)
+
 logger = Logger()
 metrics = Metrics()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 
 # An invocation with nothing to count (an s3:TestEvent skipped, a job re-queued for a later check) is
 # normal here; Powertools would print a UserWarning for each one into the function's log.

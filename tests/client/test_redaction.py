@@ -1,7 +1,11 @@
 """What the client's errors carry of a signed URL or a long error body: no query, and one bound."""
 
 import io
+import os
+import subprocess
+import sys
 import traceback
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +112,25 @@ def test_a_reset_output_download_raises_with_no_chained_exception(client: AudioL
     assert raised.value.__context__ is None
     assert "ConnectionResetError" in raised.value.message
     assert_no_signed_url("".join(traceback.format_exception(raised.value)))
+
+
+def test_with_tracing_on_only_aws_calls_are_patched_so_no_requests_exception_reaches_a_trace(
+    tmp_path: Path,
+) -> None:
+    # X-Ray's requests patch would store a failed call's exception, signed URL and all, in the trace.
+    probe = (
+        "import botocore.client, requests, lassodrop.observability;"
+        "print(hasattr(botocore.client.BaseClient._make_api_call, '__wrapped__'),"
+        " hasattr(requests.Session.request, '__wrapped__'))"
+    )
+    env = {
+        **os.environ,
+        "POWERTOOLS_TRACE_DISABLED": "false",
+        "LAMBDA_TASK_ROOT": str(tmp_path),  # what makes Powertools trace: running "in Lambda"
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:9",  # nothing is sent: no segment is ever opened
+    }
+
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False"]
