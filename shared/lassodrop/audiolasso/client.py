@@ -420,7 +420,7 @@ def network_error(error: Exception, method: str, url: str) -> ConnectionFailedEr
 
 
 def _os_cause(error: BaseException) -> str:
-    """ " (ConnectionRefusedError: [Errno 111] Connection refused)" for the OS error under `error`, if any.
+    """The OS error under `error` as ' (ConnectionRefusedError: [Errno 111] Connection refused)', or ''.
 
     An OS error's text is its errno and strerror, never a URL; the wrappers in between are skipped.
     """
