@@ -17,8 +17,9 @@ from lassodrop.audiolasso.redact import short_text, storage_error_text
 class AudioLassoError(Exception):
     """Base of every error the client raises; carries what the service said.
 
-    The message and code are redacted and bounded here, once for every error: they end up on job rows, in
-    events and in logs, and may hold text the provider or a storage host sent back (see `redact`).
+    The message, code, param and request id are redacted and bounded here, once for every error: they end
+    up on job rows, in events and in logs, and may hold text the provider or a storage host sent back (see
+    `redact`).
     """
 
     def __init__(
@@ -36,8 +37,8 @@ class AudioLassoError(Exception):
         self.message = message
         self.status_code = status_code
         self.code = short_text(code) if code else code
-        self.param = param
-        self.request_id = request_id
+        self.param = short_text(param) if param else param
+        self.request_id = short_text(request_id) if request_id else request_id
         self.retry_after = retry_after
 
     @property
