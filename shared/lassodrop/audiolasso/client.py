@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
 import requests
 import urllib3
@@ -36,6 +36,8 @@ from lassodrop.audiolasso.models import (
     Upload,
     as_object,
 )
+from lassodrop.audiolasso.redact import redact_url as _redact
+from lassodrop.audiolasso.redact import short_text
 from lassodrop.audiolasso.retry import RetryPolicy, call_with_retries, wait_before_retry
 from lassodrop.audiolasso.sse import parse_events, split_lines
 from lassodrop.audiolasso.upload import (
@@ -54,8 +56,11 @@ DEFAULT_BASE_URL = "https://audiolasso.dev"
 DEFAULT_TIMEOUT = (5.0, 60.0)
 USER_AGENT = "lassodrop-audiolasso/0.1"
 _MAX_REDIRECTS = 3
+_MAX_CAUSE_DEPTH = 6
 _STREAM_READ = 64 * 1024
 _STREAM_ERRORS = (urllib3.exceptions.HTTPError, requests.RequestException, OSError)
+# Exceptions that only wrap another (requests' are OSErrors too) and whose text may hold the URL.
+_WRAPPERS = (urllib3.exceptions.HTTPError, requests.RequestException)
 
 
 class AudioLassoClient:
@@ -280,8 +285,10 @@ class AudioLassoClient:
                 stream=stream,
             )
         except requests.RequestException as error:
-            raise network_error(error, method, url) from error
-        return _checked(response)
+            failure = network_error(error, method, url)
+        else:
+            return _checked(response)
+        raise failure  # outside the except block: see network_error
 
     def _send_signed(
         self, method: str, url: str, *, redirect_ok: bool = False, **kwargs: Any
@@ -292,8 +299,10 @@ class AudioLassoClient:
                 method, url, timeout=self._timeout, allow_redirects=False, **kwargs
             )
         except requests.RequestException as error:
-            raise network_error(error, method, url) from error
-        return response if redirect_ok and response.is_redirect else _checked(response)
+            failure = network_error(error, method, url)
+        else:
+            return response if redirect_ok and response.is_redirect else _checked(response)
+        raise failure  # outside the except block: see network_error
 
     def _get_following_redirects(self, url: str) -> requests.Response:
         for _ in range(_MAX_REDIRECTS + 1):
@@ -306,12 +315,15 @@ class AudioLassoClient:
 
     def _stream_once(self, url: str, logs: bool) -> Iterator[JobStatus]:
         with self._send_api("GET", url, params=_logs_param(logs), stream=True) as response:
+            failure = None
             try:
                 for event, data in parse_events(split_lines(_raw_chunks(response))):
                     if event == "status":
                         yield JobStatus.from_json(as_object(_loads(data)))
             except _STREAM_ERRORS as error:
-                raise network_error(error, "GET", url) from error
+                failure = network_error(error, "GET", url)
+            if failure is not None:
+                raise failure  # outside the except block: see network_error
 
 
 class _Relay:
@@ -392,10 +404,38 @@ def _submission_body(
 
 
 def network_error(error: Exception, method: str, url: str) -> ConnectionFailedError:
-    """A ConnectionFailedError for an exception raised before or instead of an HTTP answer."""
+    """A ConnectionFailedError for an exception raised before or instead of an HTTP answer.
+
+    requests' and urllib3's exceptions spell out the whole URL they were given ("Max retries exceeded with
+    url: /path?X-Amz-Signature=..."), so the original is not chained: `raise ... from error` would print it
+    in every traceback (logger.exception, the tracer, the batch processor's report), and even `from None`
+    keeps it as __context__ for any tool that walks the chain. Callers raise the result outside their
+    `except` block so there is no context at all; what was useful in the original, its kind and the OS
+    error beneath it, is kept in the message, with the URL redacted.
+    """
     return ConnectionFailedError(
-        f"{type(error).__name__} on {method} {_redact(url)}", request_sent=not _never_connected(error)
+        f"{type(error).__name__} on {method} {_redact(url)}{_os_cause(error)}",
+        request_sent=not _never_connected(error),
     )
+
+
+def _os_cause(error: BaseException) -> str:
+    """The OS error under `error` as ' (ConnectionRefusedError: [Errno 111] Connection refused)', or ''.
+
+    An OS error's text is its errno and strerror, never a URL; the wrappers in between are skipped.
+    """
+    found: BaseException | None = error
+    for _ in range(_MAX_CAUSE_DEPTH):
+        found = _inner(found) if found is not None else None
+        if isinstance(found, OSError) and not isinstance(found, _WRAPPERS):
+            return f" ({type(found).__name__}: {short_text(str(found))})"
+    return ""
+
+
+def _inner(error: BaseException) -> BaseException | None:
+    """The exception `error` wraps: urllib3's `reason`, one of its arguments, or the chained one."""
+    candidates = (getattr(error, "reason", None), *error.args, error.__cause__, error.__context__)
+    return next((item for item in candidates if isinstance(item, BaseException)), None)
 
 
 def _never_connected(error: Exception) -> bool:
@@ -449,9 +489,3 @@ def _logs_param(logs: bool) -> dict[str, str] | None:
 
 def _segment(value: str) -> str:
     return quote(value, safe="")
-
-
-def _redact(url: str) -> str:
-    """The URL without its query: signed URLs carry their signature there."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"

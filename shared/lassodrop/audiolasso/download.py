@@ -20,7 +20,10 @@ class OutputStream:
         try:
             return bytes(self._raw.read(None if size < 0 else size, decode_content=True))
         except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
-            raise ConnectionFailedError(f"output download interrupted: {type(error).__name__}") from error
+            failure = ConnectionFailedError(f"output download interrupted: {type(error).__name__}")
+        # Raised outside the except block, so urllib3's error (whose text may name the signed URL) is neither
+        # chained nor kept as context; its kind is in the message.
+        raise failure
 
     def readable(self) -> bool:
         return True

@@ -11,9 +11,16 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from lassodrop.audiolasso.redact import short_text, storage_error_text
+
 
 class AudioLassoError(Exception):
-    """Base of every error the client raises; carries what the service said."""
+    """Base of every error the client raises; carries what the service said.
+
+    The message, code, param and request id are redacted and bounded here, once for every error: they end
+    up on job rows, in events and in logs, and may hold text the provider or a storage host sent back (see
+    `redact`).
+    """
 
     def __init__(
         self,
@@ -25,12 +32,13 @@ class AudioLassoError(Exception):
         request_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
+        message = short_text(message)
         super().__init__(message)
         self.message = message
         self.status_code = status_code
-        self.code = code
-        self.param = param
-        self.request_id = request_id
+        self.code = short_text(code) if code else code
+        self.param = short_text(param) if param else param
+        self.request_id = short_text(request_id) if request_id else request_id
         self.retry_after = retry_after
 
     @property
@@ -244,9 +252,9 @@ def _text(value: object) -> str | None:
 
 
 def _fallback_message(status_code: int, body: object) -> str:
-    if isinstance(body, str) and body.strip():
-        return body.strip()[:200]
-    return f"HTTP {status_code}"
+    """For an answer without an `error` object: a signed URL's storage host, a proxy, a gateway."""
+    kept = short_text(storage_error_text(body)) if isinstance(body, str) else ""
+    return kept or f"HTTP {status_code}"
 
 
 def parse_retry_after(value: str | None) -> float | None:

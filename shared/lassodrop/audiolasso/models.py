@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from lassodrop.audiolasso.errors import InvalidInputError, UnexpectedResponseError
+from lassodrop.audiolasso.redact import short_text
 
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED"})
 
@@ -77,7 +78,8 @@ class ApiErrorInfo:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ApiErrorInfo:
-        return cls(code=_str(data, "code"), message=str(data.get("message") or ""))
+        # A failed job's error goes onto the row and into the event: bounded like the client's own errors.
+        return cls(code=short_text(_str(data, "code")), message=short_text(str(data.get("message") or "")))
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,8 @@ class Collector:
             # Asking again gets the same answer (a URL we refuse, a request the service does not know), so
             # record it on the row instead of retrying the message into the DLQ with nothing said.
             logger.warning("job cannot be followed", error=str(error))
-            return self._fail(job, _code_of(error), str(error), reason="the job could not be followed")
+            # The row keeps the code and the client's bounded message (str() would prefix the status again).
+            return self._fail(job, _code_of(error), error.message, reason="the job could not be followed")
 
     def _leave_to_collector(self, job: Job, message: CheckMessage) -> str:
         """Another worker is copying the outputs under a live lease: this message needs no retry of its own.
