@@ -3,12 +3,15 @@
 A webhook is only a hint. Its body (status, output URLs) is never read: collect confirms everything through
 the status and result endpoints, so a forged or replayed call can at most cause one extra status read.
 Unknown jobs and wrong tokens get the same 403 answer, so the receiver cannot probe which objects exist.
+Query parameters are bounded and checked before any read: the URL is public, and a value DynamoDB refuses (a
+key over 2,048 bytes) would make GetItem raise and fire the function's error alarm at a stranger's will.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +23,11 @@ from lassodrop.runtime import require
 
 # Statuses at which ingest has stored a request id, so a check has something to read.
 CHECKABLE = frozenset({Status.SUBMITTED, Status.COLLECTING})
+
+# Tokens are secrets.token_urlsafe output (43 characters): URL-safe base64, with room for a longer one.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+# Well under DynamoDB's 2,048-byte key limit; object ids are s3:// URIs of printable characters.
+MAX_OBJECT_ID_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ def _refused(status_code: int, code: str, message: str) -> Reply:
 
 UNAUTHENTICATED = _refused(401, "UNAUTHENTICATED", "token and object_id query parameters are required")
 FORBIDDEN = _refused(403, "FORBIDDEN", "unknown job or wrong token")
+MALFORMED = _refused(400, "MALFORMED", "token or object_id is not a well-formed value")
 METHOD_NOT_ALLOWED = _refused(405, "METHOD_NOT_ALLOWED", "webhooks are POSTed")
 
 
@@ -68,6 +77,9 @@ class WebhookReceiver:
         token, object_id = params.get("token"), params.get("object_id")
         if not token or not object_id:
             return UNAUTHENTICATED
+        if not _well_formed(token, object_id):
+            logger.warning("webhook malformed", token_chars=len(token), object_id_chars=len(object_id))
+            return MALFORMED
         row = self.jobs.get(object_id)
         if row is None or not _token_matches(row.webhook_token, token):
             logger.warning("webhook refused", object_id=object_id, known_job=row is not None)
@@ -83,6 +95,14 @@ class WebhookReceiver:
         self.checks.send(CheckMessage(job.object_id, job.request_id, CheckReason.WEBHOOK))
         logger.info("webhook accepted, check enqueued")
         return Reply(202, {"status": "accepted"})
+
+
+def _well_formed(token: str, object_id: str) -> bool:
+    return (
+        TOKEN_PATTERN.fullmatch(token) is not None
+        and object_id.isprintable()
+        and len(object_id.encode("utf-8")) <= MAX_OBJECT_ID_BYTES
+    )
 
 
 def _token_matches(expected: object, given: str) -> bool:

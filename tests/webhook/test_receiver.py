@@ -8,7 +8,7 @@ import pytest
 from lassodrop.jobs import JobStore
 from lassodrop.messages import CheckQueue
 from lassodrop.webhook import WebhookReceiver
-from tests.fixtures.aws import SendRecorder, drain
+from tests.fixtures.aws import CallCounter, SendRecorder, drain
 from tests.fixtures.events import function_url_event, load_event
 from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
@@ -96,6 +96,44 @@ def test_missing_token_or_object_is_unauthenticated(
 
     assert reply.status_code == 401
     assert aws["sent"].calls == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"token": TOKEN, "object_id": "s3://drop/" + "k" * 2100 + "?version=v1"},
+        {"token": TOKEN, "object_id": "s3://drop/a\x00b.wav?version=v1"},
+        {"token": TOKEN, "object_id": "s3://drop/a\nb.wav?version=v1"},
+        {"token": "t" * 129, "object_id": OBJECT_ID},
+        {"token": TOKEN + "\x7f", "object_id": OBJECT_ID},
+        {"token": "tok en", "object_id": OBJECT_ID},
+        {"token": "tók", "object_id": OBJECT_ID},
+    ],
+)
+def test_malformed_parameters_are_refused_before_the_table_is_read(
+    aws: dict[str, Any], query: dict[str, str]
+) -> None:
+    put_job(aws["table"])
+    reads = CallCounter(aws["table"].meta.client, "GetItem", "Query", "Scan")
+
+    reply = receiver(aws).handle(function_url_event(query, completed_body()))
+
+    assert reply.status_code == 400
+    assert reply.body["error"]["code"] == "MALFORMED"
+    assert reads.counts == {"GetItem": 0, "Query": 0, "Scan": 0}
+    assert aws["sent"].calls == []
+
+
+def test_a_token_at_the_length_bound_is_still_read_and_compared(aws: dict[str, Any]) -> None:
+    put_job(aws["table"])
+    reads = CallCounter(aws["table"].meta.client, "GetItem")
+
+    reply = receiver(aws).handle(
+        function_url_event({"token": "t" * 128, "object_id": OBJECT_ID}, completed_body())
+    )
+
+    assert reply.status_code == 403
+    assert reads.counts == {"GetItem": 1}
 
 
 def test_job_without_a_webhook_token_refuses_every_token(aws: dict[str, Any]) -> None:
