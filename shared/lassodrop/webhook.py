@@ -1,5 +1,8 @@
 """The webhook receiver: authenticate the per-job token, then ask collect to look at the job now.
 
+The URL carries `id`, the opaque id of the job's webhook pointer (lassodrop.jobs.WebhookPointer), and `token`:
+never the bucket or key. The pointer and then the row are each one GetItem.
+
 A webhook is only a hint. Its body (status, output URLs) is never read: collect confirms everything through
 the status and result endpoints, so a forged or replayed call can at most cause one extra status read.
 Unknown jobs and wrong tokens get the same 403 answer, so the receiver cannot probe which objects exist.
@@ -26,8 +29,8 @@ CHECKABLE = frozenset({Status.SUBMITTED, Status.COLLECTING})
 
 # Tokens are secrets.token_urlsafe output (43 characters): URL-safe base64, with room for a longer one.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
-# Well under DynamoDB's 2,048-byte key limit; object ids are s3:// URIs of printable characters.
-MAX_OBJECT_ID_BYTES = 1024
+# Webhook ids are secrets.token_urlsafe(16) output (22 characters).
+WEBHOOK_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,9 @@ def _refused(status_code: int, code: str, message: str) -> Reply:
     return Reply(status_code, {"error": {"code": code, "message": message}})
 
 
-UNAUTHENTICATED = _refused(401, "UNAUTHENTICATED", "token and object_id query parameters are required")
+UNAUTHENTICATED = _refused(401, "UNAUTHENTICATED", "id and token query parameters are required")
 FORBIDDEN = _refused(403, "FORBIDDEN", "unknown job or wrong token")
-MALFORMED = _refused(400, "MALFORMED", "token or object_id is not a well-formed value")
+MALFORMED = _refused(400, "MALFORMED", "id or token is not a well-formed value")
 METHOD_NOT_ALLOWED = _refused(405, "METHOD_NOT_ALLOWED", "webhooks are POSTed")
 
 
@@ -74,18 +77,26 @@ class WebhookReceiver:
         if method.upper() != "POST":
             return METHOD_NOT_ALLOWED
         params = event.get("queryStringParameters") or {}
-        token, object_id = params.get("token"), params.get("object_id")
-        if not token or not object_id:
+        webhook_id, token = params.get("id"), params.get("token")
+        if not webhook_id or not token:
             return UNAUTHENTICATED
-        if not _well_formed(token, object_id):
-            logger.warning("webhook malformed", token_chars=len(token), object_id_chars=len(object_id))
+        if not _well_formed(webhook_id, token):
+            logger.warning("webhook malformed", id_chars=len(webhook_id), token_chars=len(token))
             return MALFORMED
-        row = self.jobs.get(object_id)
+        row = self._row_for(webhook_id)
         if row is None or not _token_matches(row.webhook_token, token):
-            logger.warning("webhook refused", object_id=object_id, known_job=row is not None)
+            logger.warning("webhook refused", webhook_id=webhook_id, known_job=row is not None)
             return FORBIDDEN
         logger.append_keys(object_key=row.key, request_id=row.request_id)
         return self._nudge(row)
+
+    def _row_for(self, webhook_id: str) -> Job | None:
+        """The row the id points to, if it still names that id (a retried upload leaves stale pointers)."""
+        pointer = self.jobs.resolve_webhook(webhook_id)
+        if pointer is None:
+            return None
+        row = self.jobs.get(pointer.points_to)
+        return row if row is not None and row.webhook_id == webhook_id else None
 
     def _nudge(self, job: Job) -> Reply:
         if job.status not in CHECKABLE or not job.request_id:
@@ -97,12 +108,8 @@ class WebhookReceiver:
         return Reply(202, {"status": "accepted"})
 
 
-def _well_formed(token: str, object_id: str) -> bool:
-    return (
-        TOKEN_PATTERN.fullmatch(token) is not None
-        and object_id.isprintable()
-        and len(object_id.encode("utf-8")) <= MAX_OBJECT_ID_BYTES
-    )
+def _well_formed(webhook_id: str, token: str) -> bool:
+    return WEBHOOK_ID_PATTERN.fullmatch(webhook_id) is not None and TOKEN_PATTERN.fullmatch(token) is not None
 
 
 def _token_matches(expected: object, given: str) -> bool:
