@@ -5,6 +5,9 @@ never the bucket or key. The pointer and then the row are each one GetItem.
 
 A webhook is only a hint. Its body (status, output URLs) is never read: collect confirms everything through
 the status and result endpoints, so a forged or replayed call can at most cause one extra status read.
+And at most one per job per WEBHOOK_CHECK_INTERVAL_SECONDS, however many valid calls come: collect takes a
+conditional slot on the row before a webhook-caused read (JobStore.take_webhook_check) and drops the check
+when it loses, and the receiver stops enqueueing once the row shows a slot taken within the interval.
 Unknown jobs and wrong tokens get the same 403 answer, so the receiver cannot probe which objects exist.
 Query parameters are bounded and checked before any read: the URL is public, and a value DynamoDB refuses (a
 key over 2,048 bytes) would make GetItem raise and fire the function's error alarm at a stranger's will.
@@ -15,12 +18,19 @@ from __future__ import annotations
 import hmac
 import json
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from lassodrop.jobs import Job, JobStore, Status
-from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
+from lassodrop.messages import (
+    WEBHOOK_CHECK_INTERVAL_SECONDS,
+    CheckMessage,
+    CheckQueue,
+    CheckReason,
+    read_webhook_check_interval,
+)
 from lassodrop.observability import logger
 from lassodrop.runtime import require
 
@@ -37,10 +47,15 @@ WEBHOOK_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 class WebhookConfig:
     jobs_table: str
     check_queue_url: str
+    check_interval_seconds: int = WEBHOOK_CHECK_INTERVAL_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> WebhookConfig:
-        return cls(jobs_table=require(env, "JOBS_TABLE"), check_queue_url=require(env, "CHECK_QUEUE_URL"))
+        return cls(
+            jobs_table=require(env, "JOBS_TABLE"),
+            check_queue_url=require(env, "CHECK_QUEUE_URL"),
+            check_interval_seconds=read_webhook_check_interval(env),
+        )
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,8 @@ METHOD_NOT_ALLOWED = _refused(405, "METHOD_NOT_ALLOWED", "webhooks are POSTed")
 class WebhookReceiver:
     jobs: JobStore
     checks: CheckQueue
+    check_interval_seconds: int = WEBHOOK_CHECK_INTERVAL_SECONDS
+    clock: Callable[[], float] = time.time
 
     def handle(self, event: Mapping[str, Any]) -> Reply:
         """Answer one Function URL call (payload format 2.0)."""
@@ -103,9 +120,18 @@ class WebhookReceiver:
             # Finished jobs need nothing; an unsubmitted one gets its first check from ingest.
             logger.info("webhook ignored", status=job.status)
             return Reply(200, {"status": "ignored", "job_status": str(job.status)})
+        if self._checked_lately(job):
+            # Collect would drop this check without a read; sending it would only cost an SQS message.
+            logger.info("webhook throttled", webhook_checked_at=job.webhook_checked_at)
+            return Reply(202, {"status": "throttled"})
         self.checks.send(CheckMessage(job.object_id, job.request_id, CheckReason.WEBHOOK))
         logger.info("webhook accepted, check enqueued")
         return Reply(202, {"status": "accepted"})
+
+    def _checked_lately(self, job: Job) -> bool:
+        """The complement of take_webhook_check's condition: a slot was taken within the interval."""
+        last = job.webhook_checked_at
+        return last is not None and last >= int(self.clock()) - self.check_interval_seconds
 
 
 def _well_formed(webhook_id: str, token: str) -> bool:

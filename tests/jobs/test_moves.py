@@ -76,6 +76,11 @@ MOVES: dict[str, tuple[set[Status], dict[str, Any], Attempt]] = {
         lambda s: s.mark_failed(OBJECT_ID, code="C", message="m", reason="r"),
     ),
     "record_check": ({S.SUBMITTED}, {}, lambda s: s.record_check(OBJECT_ID, 1, 30)),
+    "take_webhook_check": (
+        {S.SUBMITTED, S.COLLECTING},
+        {"webhook_checked_at": NOW - 61},
+        lambda s: s.take_webhook_check(OBJECT_ID, MOMENT, 60),
+    ),
     "claim_collect": (
         {S.SUBMITTED, S.COLLECTING},
         {},
@@ -106,6 +111,8 @@ UNMET: list[tuple[str, Status, dict[str, Any]]] = [
     ("mark_submit_unconfirmed", S.UPLOADING, {"submit_started_at": None}),
     ("mark_submit_unconfirmed", S.UPLOADING, {"submit_started_at": "t", "request_id": "r"}),
     ("mark_submit_unconfirmed", S.UPLOADING, {"submit_started_at": "t", "attempts": 2}),
+    ("take_webhook_check", S.SUBMITTED, {"webhook_checked_at": NOW - 60}),
+    ("take_webhook_check", S.COLLECTING, {"webhook_checked_at": NOW}),
     ("claim_collect", S.COLLECTING, {"lease_until": NOW + 100}),
     ("release_collect", S.COLLECTING, {"lease_owner": "someone else"}),
     ("finish with the lease", S.COLLECTING, {"lease_owner": "someone else"}),

@@ -43,8 +43,16 @@ def put_job(table: Any, status: str = "SUBMITTED", **extra: Any) -> None:
     )
 
 
+NOW = 1_790_000_000
+
+
 def receiver(aws: dict[str, Any]) -> WebhookReceiver:
-    return WebhookReceiver(JobStore(aws["table"]), CheckQueue(aws["sqs"], aws["queue_url"]))
+    return WebhookReceiver(
+        JobStore(aws["table"]),
+        CheckQueue(aws["sqs"], aws["queue_url"]),
+        check_interval_seconds=60,
+        clock=lambda: NOW + 0.5,
+    )
 
 
 def completed_body() -> dict[str, Any]:
@@ -65,6 +73,23 @@ def test_valid_token_enqueues_one_immediate_webhook_check(aws: dict[str, Any]) -
     assert reply.status_code == 202
     assert aws["sent"].delays == [0]
     assert aws["sent"].bodies == [{"object_id": OBJECT_ID, "request_id": "req_01ABC", "reason": "webhook"}]
+
+
+@pytest.mark.parametrize(("checked_ago", "sent"), [(0, 0), (60, 0), (61, 1), (None, 1)])
+def test_a_job_checked_for_a_webhook_within_the_interval_is_not_checked_again(
+    aws: dict[str, Any], checked_ago: int | None, sent: int
+) -> None:
+    # Given a job whose last webhook-caused status read was `checked_ago` seconds ago (or never)
+    extra = {} if checked_ago is None else {"webhook_checked_at": NOW - checked_ago}
+    put_job(aws["table"], **extra)
+
+    # When a valid call arrives
+    reply = receiver(aws).handle(function_url_event(VALID, completed_body()))
+
+    # Then it is accepted either way, and a check is only enqueued once the interval has passed
+    assert reply.status_code == 202
+    assert reply.body == {"status": "accepted" if sent else "throttled"}
+    assert len(aws["sent"].calls) == sent
 
 
 @pytest.mark.parametrize(

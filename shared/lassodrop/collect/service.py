@@ -74,6 +74,8 @@ class Collector:
             return "not-submitted"
         if job.status == Status.COLLECTING and (job.lease_until or 0) >= epoch(self.clock()):
             raise LeaseHeldError(job.object_id)
+        if message.reason == CheckReason.WEBHOOK and not self._take_webhook_check(job):
+            return "throttled"
         try:
             status = self.api.status(job.request_id, status_url=job.status_url)
             return self._act_on(job, status, message.reason)
@@ -84,6 +86,14 @@ class Collector:
             # record it on the row instead of retrying the message into the DLQ with nothing said.
             logger.warning("job cannot be followed", error=str(error))
             return self._fail(job, _code_of(error), str(error), reason="the job could not be followed")
+
+    def _take_webhook_check(self, job: Job) -> bool:
+        """One webhook-caused status read per job per interval, however many are queued (see webhook.py)."""
+        interval = self.config.webhook_check_interval_seconds
+        if self.jobs.take_webhook_check(job.object_id, self.clock(), interval):
+            return True
+        logger.info("webhook check dropped: one was made within the interval", interval_seconds=interval)
+        return False
 
     def _act_on(self, job: Job, status: JobStatus, reason: str) -> str:
         logger.info("job status read", service_status=status.status, reason=reason)

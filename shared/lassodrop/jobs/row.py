@@ -93,6 +93,7 @@ class Job:
     first_check_enqueued_at: str | None = None
     checks: int = 0
     next_check_delay: int | None = None
+    webhook_checked_at: int | None = None  # epoch seconds of the last status read a webhook caused
     # its end
     completed_at: str | None = None
     collected_at: str | None = None

@@ -13,6 +13,7 @@
                               ├─mark_failed────────────▶ FAILED
                               └─mark_submit_unconfirmed▶ FAILED (SUBMIT_UNCONFIRMED)
  mark_check_enqueued: on SUBMITTED and later, status unchanged.
+ take_webhook_check: on SUBMITTED or COLLECTING, status unchanged, at most once per interval.
 ```
 
 `MOVES` is that drawing as data: for each named transition of `JobStore`, the statuses it may start from and
@@ -77,6 +78,9 @@ MOVES: dict[str, Move] = {
     "mark_failed": Move(frozenset({Status.RECEIVED, Status.UPLOADING}), Status.FAILED),
     # collect
     "record_check": Move(frozenset({Status.SUBMITTED}), None),
+    "take_webhook_check": Move(
+        frozenset({Status.SUBMITTED, Status.COLLECTING}), None, "no webhook check within the interval"
+    ),
     "claim_collect": Move(
         frozenset({Status.SUBMITTED, Status.COLLECTING}), Status.COLLECTING, "a COLLECTING lease ran out"
     ),

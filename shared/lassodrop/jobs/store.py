@@ -292,6 +292,21 @@ class JobStore:
         sets = {"checks": checks, "next_check_delay": delay}
         return self._move("record_check", object_id, sets=sets) is not None
 
+    def take_webhook_check(self, object_id: str, now: datetime, interval_seconds: int) -> bool:
+        """Take the job's one webhook-caused status read per `interval_seconds`; False if one was taken.
+
+        The slot is taken before the read, so racing webhook checks make one read between them, and a read
+        that then fails is not retried by its redelivery (a webhook is a hint; the poll chain still runs).
+        """
+        taken = self._move(
+            "take_webhook_check",
+            object_id,
+            sets={"webhook_checked_at": epoch(now)},
+            condition="attribute_not_exists(webhook_checked_at) OR webhook_checked_at < :cutoff",
+            values={":cutoff": epoch(now) - interval_seconds},
+        )
+        return taken is not None
+
     def claim_collect(self, object_id: str, owner: str, now: datetime, lease_seconds: int) -> bool:
         """SUBMITTED (or COLLECTING whose lease ran out) -> COLLECTING, leased to `owner`."""
         claimed = self._move(
