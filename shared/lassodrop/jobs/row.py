@@ -164,10 +164,11 @@ class WebhookPointer:
 
     def attributes(self) -> dict[str, Any]:
         """The item's attributes besides its key."""
-        return {"points_to": self.points_to, "expires_at_epoch": self.expires_at_epoch}
+        return {name: getattr(self, name) for name in POINTER_ATTRIBUTES}
 
 
-POINTER_ATTRIBUTES = frozenset({"points_to", "expires_at_epoch"})
+# The pointer's stored attributes besides its key (`object_id`, which holds the id).
+POINTER_ATTRIBUTES = frozenset(f.name for f in fields(WebhookPointer)) - {"webhook_id"}
 
 
 def webhook_key_for(webhook_id: str) -> str:
