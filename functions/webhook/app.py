@@ -18,7 +18,9 @@ def receiver() -> WebhookReceiver:
     config = WebhookConfig.from_env(os.environ)
     aws = AwsClients()
     return WebhookReceiver(
-        JobStore(aws.table(config.jobs_table)), CheckQueue(aws.sqs, config.check_queue_url)
+        JobStore(aws.table(config.jobs_table)),
+        CheckQueue(aws.sqs, config.check_queue_url),
+        check_interval_seconds=config.check_interval_seconds,
     )
 
 

@@ -7,12 +7,25 @@ immediate check; collect reads them all. `CheckQueue` is the one way onto that q
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from lassodrop.runtime import read_int
+
 # SQS refuses a DelaySeconds above 15 minutes.
 SQS_MAX_DELAY_SECONDS = 900
+# At most one webhook-caused status read per job in this many seconds (WEBHOOK_CHECK_INTERVAL_SECONDS): the
+# webhook stops enqueueing and collect stops reading once one was made. The poll chain is not limited by it.
+WEBHOOK_CHECK_INTERVAL_SECONDS = 60
+
+
+def read_webhook_check_interval(env: Mapping[str, str]) -> int:
+    """The interval as the webhook and collect functions both read it (they must agree)."""
+    return read_int(
+        env, "WEBHOOK_CHECK_INTERVAL_SECONDS", default=WEBHOOK_CHECK_INTERVAL_SECONDS, low=1, high=86_400
+    )
 
 
 class CheckReason(StrEnum):

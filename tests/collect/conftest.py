@@ -101,7 +101,8 @@ class Pipeline:
     ) -> str:
         """Put an object in the input bucket, relay it to the emulator and submit, as ingest does.
 
-        Returns the job's object id; the row is SUBMITTED with request_id, status_url, result_url, token.
+        Returns the job's object id; the row is SUBMITTED with request_id, status_url, result_url, webhook
+        id (its pointer written) and token.
         """
         body = pcm_wav(4000, rate=8000) if data is None else data
         put = self.stack.s3.put_object(
@@ -116,13 +117,15 @@ class Pipeline:
             self.stack.input_bucket, key, version_id=version_id, etag=None, lease_seconds=900, ttl_days=30
         )
         object_id = claim.job.object_id
-        token = secrets.token_urlsafe(32)
+        token, webhook_id = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
+        self.store.create_webhook_pointer(webhook_id, object_id, ttl_days=30)
         details = ObjectDetails(
             size=size,
             content_type="audio/wav",
             prompt=prompt,
             prompt_source="metadata",
             webhook_token=token,
+            webhook_id=webhook_id,
         )
         self.store.record_details(object_id, attempt=claim.job.attempts, details=details)
 
@@ -132,7 +135,7 @@ class Pipeline:
             ]
 
         upload = self.client.upload(key.rsplit("/", 1)[-1], "audio/wav", size, open_source)
-        webhook_url = f"{WEBHOOK_BASE_URL}?{urlencode({'token': token, 'object_id': object_id})}"
+        webhook_url = f"{WEBHOOK_BASE_URL}?{urlencode({'id': webhook_id, 'token': token})}"
         submission = self.client.submit(
             prompt, file_id=upload.file_id, webhook_url=webhook_url if webhook else None
         )

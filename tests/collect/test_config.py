@@ -2,6 +2,7 @@ import pytest
 
 from lassodrop.collect.config import CollectConfig
 from lassodrop.runtime import ConfigError
+from lassodrop.webhook import WebhookConfig
 
 FULL = {
     "JOBS_TABLE": "jobs",
@@ -56,3 +57,15 @@ def test_unset_tunables_take_their_defaults_and_empty_prefix_is_kept() -> None:
 
     assert config.output_prefix == ""
     assert config.max_check_delay_seconds == 900
+
+
+def test_the_webhook_check_interval_is_read_alike_by_collect_and_the_webhook() -> None:
+    env = {**FULL, "WEBHOOK_CHECK_INTERVAL_SECONDS": "15"}
+
+    assert CollectConfig.from_env(env).webhook_check_interval_seconds == 15
+    assert WebhookConfig.from_env(env).check_interval_seconds == 15
+    assert CollectConfig.from_env(FULL).webhook_check_interval_seconds == 60
+    assert WebhookConfig.from_env(FULL).check_interval_seconds == 60
+    for parse in (CollectConfig.from_env, WebhookConfig.from_env):
+        with pytest.raises(ConfigError, match="WEBHOOK_CHECK_INTERVAL_SECONDS"):
+            parse({**FULL, "WEBHOOK_CHECK_INTERVAL_SECONDS": "0"})

@@ -12,7 +12,7 @@ from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
 def webhook_call(pipeline: Pipeline, object_id: str, token: str | None = None) -> dict[str, Any]:
     row = pipeline.row(object_id)
-    query = {"token": token or row["webhook_token"], "object_id": object_id}
+    query = {"id": row["webhook_id"], "token": token or row["webhook_token"]}
     body = {"type": "audio.separate.completed", "request_id": row["request_id"], "status": "COMPLETED"}
     return load_handler("webhook").lambda_handler(function_url_event(query, body), FakeLambdaContext())
 

@@ -16,7 +16,7 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from lassodrop.ingest.service import IngestService
-from lassodrop.jobs import Job, JobStore, Status, object_id_for
+from lassodrop.jobs import Job, JobStore, Status, is_webhook_key, object_id_for
 from lassodrop.observability import metrics
 from lassodrop_local.emulator import EmulatorServer
 from tests.fixtures.aws import AwsStack, CallRecorder, SendRecorder, drain
@@ -73,7 +73,12 @@ class Stack:
         return JobStore(self.table)
 
     def rows(self) -> list[Job]:
-        return [Job.from_item(item) for item in self.table.scan()["Items"]]
+        """The job rows (webhook pointers, which share the table, left out)."""
+        items = self.table.scan()["Items"]
+        return [Job.from_item(item) for item in items if not is_webhook_key(item["object_id"])]
+
+    def webhook_pointers(self) -> list[dict[str, Any]]:
+        return [item for item in self.table.scan()["Items"] if is_webhook_key(item["object_id"])]
 
     def put_stale_upload_row(self, key: str, put: dict[str, Any], lease_until: int, **extra: Any) -> str:
         """The UPLOADING row a worker leaves behind when it dies mid-upload (plus `extra` attributes)."""

@@ -2,17 +2,19 @@
 
 import json
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from lassodrop.jobs import Status, object_id_for
+from lassodrop.messages import CheckQueue
 from lassodrop.runtime import ConfigError
+from lassodrop.webhook import WebhookReceiver
 from lassodrop_local.emulator import EmulatorServer
 from tests.fixtures.audio import riff_blob
-from tests.fixtures.events import load_event, sqs_event
+from tests.fixtures.events import function_url_event, load_event, sqs_event
 from tests.ingest.conftest import PROMPT, Ingest, Stack, sha256
 
 
@@ -447,24 +449,81 @@ def test_check_enqueue_failure_is_retried_without_resubmitting(
     assert stack.check_messages() == []
 
 
-def test_webhook_url_carries_the_rows_unguessable_token(
+def test_webhook_url_carries_an_opaque_id_and_the_rows_unguessable_token(
     stack: Stack, make_ingest: Any, emulator: EmulatorServer
 ) -> None:
     # Given webhooks enabled
     ingest = make_ingest(WEBHOOK_BASE_URL="https://hooks.example.com/")
-    stack.drop("w.wav", riff_blob(1024), ContentType="audio/wav")
+    stack.drop("private-folder/w.wav", riff_blob(1024), ContentType="audio/wav")
 
     # When an object is submitted
     ingest(stack.receive_ingest())
 
-    # Then the webhook URL names the row and carries the token stored on it
+    # Then the webhook URL names neither bucket nor key, only the row's webhook id and its token
     row = _only_row(stack)
     url = emulator.state.submissions[0]["webhookUrl"]
     query = parse_qs(urlsplit(url).query)
     assert url.startswith("https://hooks.example.com/?")
-    assert query["object_id"] == [row.object_id]
+    assert set(query) == {"id", "token"}
+    for private in (stack.bucket, "private-folder", "w.wav", row.object_id):
+        assert private not in url
+        assert quote(private, safe="") not in url
+    assert query["id"] == [row.webhook_id]
     assert query["token"] == [row.webhook_token]
     assert len(row.webhook_token or "") >= 43
+    # And the id resolves to the row with one GetItem, through a pointer that expires with the row (written
+    # a moment after it, so up to a few seconds later)
+    pointer = stack.jobs().resolve_webhook(query["id"][0])
+    assert pointer is not None
+    assert pointer.points_to == row.object_id
+    assert 0 <= pointer.expires_at_epoch - (row.expires_at_epoch or 0) <= 5
+
+
+def test_the_webhook_url_ingest_sent_enqueues_a_check(
+    stack: Stack, make_ingest: Any, emulator: EmulatorServer
+) -> None:
+    # Given a job submitted with webhooks enabled
+    ingest = make_ingest(WEBHOOK_BASE_URL="https://hooks.example.com/")
+    stack.drop("w.wav", riff_blob(1024), ContentType="audio/wav")
+    ingest(stack.receive_ingest())
+    stack.check_messages()  # the first check ingest queued
+    sent = parse_qs(urlsplit(emulator.state.submissions[0]["webhookUrl"]).query)
+    query = {name: values[0] for name, values in sent.items()}
+    receiver = WebhookReceiver(stack.jobs(), CheckQueue(stack.sqs, stack.check_queue_url))
+
+    # When the provider calls it, and someone calls it with the same id and a wrong token
+    forged = receiver.handle(function_url_event({**query, "token": "x" * 43}, {}))
+    called = receiver.handle(function_url_event(query, {}))
+
+    # Then the forgery is refused as an unknown job would be, and the real call enqueues a check of the row
+    row = _only_row(stack)
+    assert (forged.status_code, forged.body["error"]["code"]) == (403, "FORBIDDEN")
+    assert called.status_code == 202
+    assert stack.check_messages() == [
+        {"object_id": row.object_id, "request_id": row.request_id, "reason": "webhook"}
+    ]
+
+
+def test_a_retried_upload_gets_a_new_webhook_id_and_the_old_one_stops_working(
+    stack: Stack, make_ingest: Any, emulator: EmulatorServer
+) -> None:
+    # Given a submit refused with a 502 after the webhook pointer was written, and the redelivery submitted
+    ingest = make_ingest(WEBHOOK_BASE_URL="https://hooks.example.com/")
+    emulator.state.fail_next("submit", 502)
+    stack.drop("w.wav", riff_blob(1024), ContentType="audio/wav")
+    event = stack.receive_ingest()
+    ingest(event)
+    ingest(event)
+
+    # Then two pointers exist, and only the id the row names (the one sent) reaches it
+    row = _only_row(stack)
+    ids = [item["object_id"].removeprefix("hook#") for item in stack.webhook_pointers()]
+    assert len(ids) == 2
+    assert row.webhook_id in ids
+    receiver = WebhookReceiver(stack.jobs(), CheckQueue(stack.sqs, stack.check_queue_url))
+    stale = next(i for i in ids if i != row.webhook_id)
+    reply = receiver.handle(function_url_event({"id": stale, "token": row.webhook_token or ""}, {}))
+    assert reply.status_code == 403
 
 
 def test_direct_s3_notification_is_processed(stack: Stack, ingest: Ingest, emulator: EmulatorServer) -> None:

@@ -8,6 +8,7 @@ import pytest
 from lassodrop.jobs import (
     SUBMIT_UNCONFIRMED,
     ClaimResult,
+    ConcurrentChangeError,
     Ending,
     JobError,
     JobStore,
@@ -15,6 +16,8 @@ from lassodrop.jobs import (
     Status,
     object_id_for,
 )
+from lassodrop.jobs.expression import UpdateExpression
+from lassodrop.jobs.row import POINTER_ATTRIBUTES
 
 
 class Clock:
@@ -185,6 +188,35 @@ def test_a_row_cannot_grow_attributes_outside_the_model(store: JobStore) -> None
 
     with pytest.raises(ValueError, match="not an attribute"):
         store._move("record_check", object_id, sets={"ratio": 0.5})
+
+
+def test_a_webhook_pointer_resolves_to_its_row_and_is_never_overwritten(
+    store: JobStore, jobs_table: Any, clock: Clock
+) -> None:
+    object_id = _claim(store).job.object_id
+
+    written = store.create_webhook_pointer("hookId1", object_id, ttl_days=90)
+
+    assert store.resolve_webhook("hookId1") == written
+    assert (written.points_to, written.expires_at_epoch) == (object_id, int(clock.now) + 90 * 86_400)
+    assert jobs_table.get_item(Key={"object_id": "hook#hookId1"})["Item"] == {
+        "object_id": "hook#hookId1",
+        "points_to": object_id,
+        "expires_at_epoch": int(clock.now) + 90 * 86_400,
+    }
+    with pytest.raises(ConcurrentChangeError):
+        store.create_webhook_pointer("hookId1", "s3://bkt/other.wav?version=v9", ttl_days=90)
+    assert store.resolve_webhook("hookId1") == written
+    assert store.resolve_webhook("unknown") is None
+    # The pointer is no row: finding rows by source never meets it
+    assert [row.object_id for row in store.find_by_source("bkt", "a.wav")] == [object_id]
+
+
+def test_a_webhook_pointer_cannot_grow_attributes_outside_its_model() -> None:
+    expression = UpdateExpression(POINTER_ATTRIBUTES)
+
+    with pytest.raises(ValueError, match="not an attribute"):
+        expression.set_all({"webhook_token": "t"})
 
 
 def test_rows_for_a_source_are_listed_newest_first(store: JobStore, clock: Clock) -> None:

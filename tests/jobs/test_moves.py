@@ -79,6 +79,11 @@ MOVES: dict[str, tuple[set[Status], dict[str, Any], Attempt]] = {
     "claim_check": ({S.SUBMITTED}, {}, lambda s: s.claim_check(OBJECT_ID, 0, MOMENT)),
     "release_check": ({S.SUBMITTED, S.COLLECTING}, {}, lambda s: s.release_check(OBJECT_ID, 0)),
     "record_check": ({S.SUBMITTED}, {}, lambda s: s.record_check(OBJECT_ID, 1, 30)),
+    "take_webhook_check": (
+        {S.SUBMITTED, S.COLLECTING},
+        {"webhook_checked_at": NOW - 61},
+        lambda s: s.take_webhook_check(OBJECT_ID, MOMENT, 60),
+    ),
     "claim_collect": (
         {S.SUBMITTED, S.COLLECTING},
         {},
@@ -113,6 +118,8 @@ UNMET: list[tuple[str, Status, dict[str, Any]]] = [
     ("claim_check", S.SUBMITTED, {"check_lease_until": NOW + 100}),
     ("release_check", S.SUBMITTED, {"checks": 1}),
     ("record_check", S.SUBMITTED, {"checks": 1}),
+    ("take_webhook_check", S.SUBMITTED, {"webhook_checked_at": NOW - 60}),
+    ("take_webhook_check", S.COLLECTING, {"webhook_checked_at": NOW}),
     ("claim_collect", S.COLLECTING, {"lease_until": NOW + 100}),
     ("release_collect", S.COLLECTING, {"lease_owner": "someone else"}),
     ("finish with the lease", S.COLLECTING, {"lease_owner": "someone else"}),

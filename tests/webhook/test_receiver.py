@@ -8,12 +8,14 @@ import pytest
 from lassodrop.jobs import JobStore
 from lassodrop.messages import CheckQueue
 from lassodrop.webhook import WebhookReceiver
-from tests.fixtures.aws import SendRecorder, drain
+from tests.fixtures.aws import CallCounter, SendRecorder, drain
 from tests.fixtures.events import function_url_event, load_event
 from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
 OBJECT_ID = "s3://drop/a b+c.wav?version=v1"
 TOKEN = "tok_3e1f0c9a5b7d4e2f8a6c1b0d9e7f5a3c"
+HOOK_ID = "Q2xW9eR4tY7uI1oP3aS5dF"
+VALID = {"id": HOOK_ID, "token": TOKEN}
 
 
 @pytest.fixture
@@ -25,6 +27,8 @@ def aws(jobs_table: Any) -> dict[str, Any]:
 
 
 def put_job(table: Any, status: str = "SUBMITTED", **extra: Any) -> None:
+    """The row, and the pointer from HOOK_ID to it, as ingest leaves them."""
+    JobStore(table).create_webhook_pointer(HOOK_ID, OBJECT_ID, ttl_days=1)
     table.put_item(
         Item={
             "object_id": OBJECT_ID,
@@ -33,13 +37,22 @@ def put_job(table: Any, status: str = "SUBMITTED", **extra: Any) -> None:
             "status": status,
             "request_id": "req_01ABC",
             "webhook_token": TOKEN,
+            "webhook_id": HOOK_ID,
             **extra,
         }
     )
 
 
+NOW = 1_790_000_000
+
+
 def receiver(aws: dict[str, Any]) -> WebhookReceiver:
-    return WebhookReceiver(JobStore(aws["table"]), CheckQueue(aws["sqs"], aws["queue_url"]))
+    return WebhookReceiver(
+        JobStore(aws["table"]),
+        CheckQueue(aws["sqs"], aws["queue_url"]),
+        check_interval_seconds=60,
+        clock=lambda: NOW + 0.5,
+    )
 
 
 def completed_body() -> dict[str, Any]:
@@ -55,21 +68,36 @@ def completed_body() -> dict[str, Any]:
 def test_valid_token_enqueues_one_immediate_webhook_check(aws: dict[str, Any]) -> None:
     put_job(aws["table"])
 
-    reply = receiver(aws).handle(
-        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, completed_body())
-    )
+    reply = receiver(aws).handle(function_url_event(VALID, completed_body()))
 
     assert reply.status_code == 202
     assert aws["sent"].delays == [0]
     assert aws["sent"].bodies == [{"object_id": OBJECT_ID, "request_id": "req_01ABC", "reason": "webhook"}]
 
 
+@pytest.mark.parametrize(("checked_ago", "sent"), [(0, 0), (60, 0), (61, 1), (None, 1)])
+def test_a_job_checked_for_a_webhook_within_the_interval_is_not_checked_again(
+    aws: dict[str, Any], checked_ago: int | None, sent: int
+) -> None:
+    # Given a job whose last webhook-caused status read was `checked_ago` seconds ago (or never)
+    extra = {} if checked_ago is None else {"webhook_checked_at": NOW - checked_ago}
+    put_job(aws["table"], **extra)
+
+    # When a valid call arrives
+    reply = receiver(aws).handle(function_url_event(VALID, completed_body()))
+
+    # Then it is accepted either way, and a check is only enqueued once the interval has passed
+    assert reply.status_code == 202
+    assert reply.body == {"status": "accepted" if sent else "throttled"}
+    assert len(aws["sent"].calls) == sent
+
+
 @pytest.mark.parametrize(
     "query",
     [
-        {"token": "tok_wrong", "object_id": OBJECT_ID},
-        {"token": TOKEN[:-1], "object_id": OBJECT_ID},
-        {"token": TOKEN, "object_id": "s3://drop/other.wav?version=v1"},
+        {"id": HOOK_ID, "token": "tok_wrong"},
+        {"id": HOOK_ID, "token": TOKEN[:-1]},
+        {"id": "Q2xW9eR4tY7uI1oP3aS5dG", "token": TOKEN},
     ],
 )
 def test_wrong_token_or_unknown_job_is_forbidden_and_changes_nothing(
@@ -86,7 +114,21 @@ def test_wrong_token_or_unknown_job_is_forbidden_and_changes_nothing(
     assert aws["table"].get_item(Key={"object_id": OBJECT_ID})["Item"] == before
 
 
-@pytest.mark.parametrize("query", [None, {"object_id": OBJECT_ID}, {"token": TOKEN}])
+def test_a_pointer_its_row_no_longer_names_authenticates_nothing(aws: dict[str, Any]) -> None:
+    # Given a row whose upload was retried: the first attempt's pointer still names it, the row a newer id
+    put_job(aws["table"], webhook_id="newerAttemptId")
+
+    # When a call carries the first attempt's id, and the token stored on the row
+    reply = receiver(aws).handle(function_url_event(VALID, completed_body()))
+
+    # Then it is refused like any unknown job
+    assert reply.status_code == 403
+    assert aws["sent"].calls == []
+
+
+@pytest.mark.parametrize(
+    "query", [None, {"id": HOOK_ID}, {"token": TOKEN}, {"object_id": OBJECT_ID, "token": TOKEN}]
+)
 def test_missing_token_or_object_is_unauthenticated(
     aws: dict[str, Any], query: dict[str, str] | None
 ) -> None:
@@ -98,13 +140,50 @@ def test_missing_token_or_object_is_unauthenticated(
     assert aws["sent"].calls == []
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"id": "k" * 2100, "token": TOKEN},
+        {"id": "k" * 65, "token": TOKEN},
+        {"id": "a\x00b", "token": TOKEN},
+        {"id": "a\nb", "token": TOKEN},
+        {"id": "hook#" + HOOK_ID, "token": TOKEN},
+        {"id": OBJECT_ID, "token": TOKEN},
+        {"id": HOOK_ID, "token": "t" * 129},
+        {"id": HOOK_ID, "token": TOKEN + "\x7f"},
+        {"id": HOOK_ID, "token": "tok en"},
+        {"id": HOOK_ID, "token": "tók"},
+    ],
+)
+def test_malformed_parameters_are_refused_before_the_table_is_read(
+    aws: dict[str, Any], query: dict[str, str]
+) -> None:
+    put_job(aws["table"])
+    reads = CallCounter(aws["table"].meta.client, "GetItem", "Query", "Scan")
+
+    reply = receiver(aws).handle(function_url_event(query, completed_body()))
+
+    assert reply.status_code == 400
+    assert reply.body["error"]["code"] == "MALFORMED"
+    assert reads.counts == {"GetItem": 0, "Query": 0, "Scan": 0}
+    assert aws["sent"].calls == []
+
+
+def test_values_at_the_length_bounds_are_still_read_and_compared(aws: dict[str, Any]) -> None:
+    put_job(aws["table"])
+    reads = CallCounter(aws["table"].meta.client, "GetItem")
+
+    reply = receiver(aws).handle(function_url_event({"id": "k" * 64, "token": "t" * 128}, completed_body()))
+
+    assert reply.status_code == 403
+    assert reads.counts == {"GetItem": 1}
+
+
 def test_job_without_a_webhook_token_refuses_every_token(aws: dict[str, Any]) -> None:
     put_job(aws["table"], webhook_token="")
 
-    reply = receiver(aws).handle(function_url_event({"token": "", "object_id": OBJECT_ID}, completed_body()))
-    forged = receiver(aws).handle(
-        function_url_event({"token": "x", "object_id": OBJECT_ID}, completed_body())
-    )
+    reply = receiver(aws).handle(function_url_event({"id": HOOK_ID, "token": ""}, completed_body()))
+    forged = receiver(aws).handle(function_url_event({"id": HOOK_ID, "token": "x"}, completed_body()))
 
     assert (reply.status_code, forged.status_code) == (401, 403)
     assert aws["sent"].calls == []
@@ -114,9 +193,7 @@ def test_job_without_a_webhook_token_refuses_every_token(aws: dict[str, Any]) ->
 def test_finished_job_is_acknowledged_without_a_check(aws: dict[str, Any], status: str) -> None:
     put_job(aws["table"], status=status)
 
-    reply = receiver(aws).handle(
-        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, completed_body())
-    )
+    reply = receiver(aws).handle(function_url_event(VALID, completed_body()))
 
     assert reply.status_code == 200
     assert aws["sent"].calls == []
@@ -125,9 +202,7 @@ def test_finished_job_is_acknowledged_without_a_check(aws: dict[str, Any], statu
 def test_get_is_not_a_webhook(aws: dict[str, Any]) -> None:
     put_job(aws["table"])
 
-    reply = receiver(aws).handle(
-        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, {}, method="GET")
-    )
+    reply = receiver(aws).handle(function_url_event(VALID, {}, method="GET"))
 
     assert reply.status_code == 405
     assert aws["sent"].calls == []
@@ -141,9 +216,7 @@ def test_handler_answers_a_function_url_response(
     monkeypatch.setenv("CHECK_QUEUE_URL", aws["queue_url"])
     app = load_handler("webhook")
 
-    response = app.lambda_handler(
-        function_url_event({"token": TOKEN, "object_id": OBJECT_ID}, completed_body()), FakeLambdaContext()
-    )
+    response = app.lambda_handler(function_url_event(VALID, completed_body()), FakeLambdaContext())
 
     assert response["statusCode"] == 202
     assert json.loads(response["body"]) == {"status": "accepted"}
@@ -168,12 +241,15 @@ def test_the_sample_function_url_event_enqueues_a_check_through_the_handler(
     query = event["queryStringParameters"]
     assert parse_qs(event["rawQueryString"]) == {name: [value] for name, value in query.items()}
     request_id = json.loads(event["body"])["request_id"]
+    object_id = "s3://lassodrop-input-123456789012-us-east-1/incoming/interview.wav?version=v1"
+    JobStore(aws["table"]).create_webhook_pointer(query["id"], object_id, ttl_days=1)
     aws["table"].put_item(
         Item={
-            "object_id": query["object_id"],
+            "object_id": object_id,
             "status": "SUBMITTED",
             "request_id": request_id,
             "webhook_token": query["token"],
+            "webhook_id": query["id"],
         }
     )
     monkeypatch.setenv("JOBS_TABLE", "jobs")
@@ -185,5 +261,5 @@ def test_the_sample_function_url_event_enqueues_a_check_through_the_handler(
     # Then it is accepted and one check for that job is enqueued, visible at once (moto hides delayed ones)
     assert response["statusCode"] == 202
     messages = drain(aws["sqs"], aws["queue_url"])
-    check = {"object_id": query["object_id"], "request_id": request_id, "reason": "webhook"}
+    check = {"object_id": object_id, "request_id": request_id, "reason": "webhook"}
     assert [json.loads(message["Body"]) for message in messages] == [check]

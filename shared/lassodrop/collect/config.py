@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lassodrop.messages import SQS_MAX_DELAY_SECONDS
+from lassodrop.messages import (
+    SQS_MAX_DELAY_SECONDS,
+    WEBHOOK_CHECK_INTERVAL_SECONDS,
+    read_webhook_check_interval,
+)
 from lassodrop.runtime import ApiSettings, read_int, require
 
 
@@ -25,6 +29,7 @@ class CollectConfig:
     # How long a claimed job stays ours while its outputs are copied: the function's longest run.
     collect_lease_seconds: int = 900
     first_poll_delay_seconds: int = 30
+    webhook_check_interval_seconds: int = WEBHOOK_CHECK_INTERVAL_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CollectConfig:
@@ -46,4 +51,5 @@ class CollectConfig:
                 high=SQS_MAX_DELAY_SECONDS,
             ),
             max_output_bytes=read_int(env, "MAX_OUTPUT_BYTES", default=5 * 1024**3, low=1),
+            webhook_check_interval_seconds=read_webhook_check_interval(env),
         )

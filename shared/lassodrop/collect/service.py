@@ -82,8 +82,11 @@ class Collector:
             return "not-submitted"
         if job.status == Status.COLLECTING and (job.lease_until or 0) >= epoch(self.clock()):
             return self._leave_to_collector(job, message)
-        if message.reason == CheckReason.WEBHOOK or job.status != Status.SUBMITTED:
-            # A webhook starts no chain; a COLLECTING row whose lease ran out is decided by claim_collect.
+        if message.reason == CheckReason.WEBHOOK:
+            # A webhook starts no chain, and causes at most one status read per job per interval.
+            return self._check(job, message) if self._take_webhook_check(job) else "throttled"
+        if job.status != Status.SUBMITTED:
+            # A COLLECTING row whose lease ran out is decided by claim_collect.
             return self._check(job, message)
         # Messages queued before links were numbered belong to the link the row is at.
         link = job.checks if message.link is None else message.link
@@ -110,6 +113,14 @@ class Collector:
             logger.warning("job cannot be followed", error=str(error))
             # The row keeps the code and the client's bounded message (str() would prefix the status again).
             return self._fail(job, _code_of(error), error.message, reason="the job could not be followed")
+
+    def _take_webhook_check(self, job: Job) -> bool:
+        """One webhook-caused status read per job per interval, however many are queued (see webhook.py)."""
+        interval = self.config.webhook_check_interval_seconds
+        if self.jobs.take_webhook_check(job.object_id, self.clock(), interval):
+            return True
+        logger.info("webhook check dropped: one was made within the interval", interval_seconds=interval)
+        return False
 
     def _leave_to_collector(self, job: Job, message: CheckMessage) -> str:
         """Another worker is copying the outputs under a live lease: this message needs no retry of its own.

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -51,6 +51,13 @@ class RecordsFailedError(RuntimeError):
     """Some objects of one message or event failed retryably; the whole message is retried."""
 
 
+class WebhookCredentials(NamedTuple):
+    """What the webhook URL carries: the opaque id of the job's pointer and the job's secret token."""
+
+    webhook_id: str
+    token: str
+
+
 class SubmitUnconfirmedError(Exception):
     """A submit may have created a job at AudioLasso, but no usable answer came back (`error` says how)."""
 
@@ -69,6 +76,8 @@ class IngestService:
     publisher: EventPublisher
     new_token: Callable[[], str] = lambda: secrets.token_urlsafe(32)
     clock: Callable[[], datetime] = utcnow
+    # Not a secret (the token is), but random, so the URL says nothing about the object.
+    new_webhook_id: Callable[[], str] = lambda: secrets.token_urlsafe(16)
     outcomes: OutcomeRecorder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -185,8 +194,8 @@ class IngestService:
             head.content_type, obj.key, lambda: self.objects.read_head(obj, SNIFF_BYTES)
         )
         choice = choose_prompt(obj.key, head.metadata, self.config.prefix_prompts, self.config.default_prompt)
-        token = self.new_token() if self.config.webhook_base_url else None
-        self._record_details(job, obj, head, content_type, choice, token)
+        webhook = self._new_webhook(job)
+        self._record_details(job, obj, head, content_type, choice, webhook)
         client = self.client()
         result = relay(client, self.objects, obj, content_type=content_type, size=head.size)
         metrics.add_metric(name="BytesRelayed", unit=MetricUnit.Bytes, value=result.bytes_sent)
@@ -194,17 +203,30 @@ class IngestService:
         logger.info(
             "upload finished", bytes=result.bytes_sent, seconds=round(result.seconds, 3), opens=result.opens
         )
-        submission = self._submit(client, job, choice, result.upload.file_id, token)
+        submission = self._submit(client, job, choice, result.upload.file_id, webhook)
         return self._record_submission(job, result.upload.file_id, submission)
 
+    def _new_webhook(self, job: Job) -> WebhookCredentials | None:
+        """With webhooks on, a fresh id and token for this attempt; the id's pointer is written first."""
+        if not self.config.webhook_base_url:
+            return None
+        webhook = WebhookCredentials(self.new_webhook_id(), self.new_token())
+        self.jobs.create_webhook_pointer(webhook.webhook_id, job.object_id, ttl_days=self.config.job_ttl_days)
+        return webhook
+
     def _submit(
-        self, client: AudioLassoClient, job: Job, choice: PromptChoice, file_id: str, token: str | None
+        self,
+        client: AudioLassoClient,
+        job: Job,
+        choice: PromptChoice,
+        file_id: str,
+        webhook: WebhookCredentials | None,
     ) -> Submission:
         if self.jobs.mark_submit_started(job.object_id, attempt=job.attempts) is None:
             raise ConcurrentChangeError(f"{job.object_id} was taken over by another worker")
         try:
             return client.submit(
-                choice.prompt, file_id=file_id, spans=choice.spans, webhook_url=self._webhook_url(job, token)
+                choice.prompt, file_id=file_id, spans=choice.spans, webhook_url=self._webhook_url(webhook)
             )
         except AudioLassoError as error:
             if classify(error, Call.SUBMIT) is Verdict.UNKNOWN_OUTCOME:
@@ -218,7 +240,7 @@ class IngestService:
         head: ObjectHead,
         content_type: str,
         choice: PromptChoice,
-        token: str | None,
+        webhook: WebhookCredentials | None,
     ) -> None:
         details = ObjectDetails(
             size=head.size,
@@ -228,7 +250,8 @@ class IngestService:
             etag=head.etag,
             version_id=obj.version_id,
             spans=choice.spans,
-            webhook_token=token,
+            webhook_token=webhook.token if webhook else None,
+            webhook_id=webhook.webhook_id if webhook else None,
         )
         if self.jobs.record_details(job.object_id, attempt=job.attempts, details=details) is None:
             raise ConcurrentChangeError(f"{job.object_id} was taken over by another worker")
@@ -251,12 +274,13 @@ class IngestService:
         logger.info("job submitted", file_id=file_id)
         return recorded
 
-    def _webhook_url(self, job: Job, token: str | None) -> str | None:
+    def _webhook_url(self, webhook: WebhookCredentials | None) -> str | None:
+        """The URL AudioLasso calls back: the opaque id and the token, never the bucket or key."""
         base = self.config.webhook_base_url
-        if not base or not token:
+        if not base or webhook is None:
             return None
         separator = "&" if "?" in base else "?"
-        return f"{base}{separator}{urlencode({'token': token, 'object_id': job.object_id})}"
+        return f"{base}{separator}{urlencode({'id': webhook.webhook_id, 'token': webhook.token})}"
 
     def _ensure_first_check(self, job: Job) -> Outcome:
         if job.status is Status.SUBMITTED and not job.first_check_enqueued_at:

@@ -1,6 +1,15 @@
 """The job row: its states and moves (`states`), its typed model (`row`) and its store (`store`)."""
 
-from lassodrop.jobs.row import SUBMIT_UNCONFIRMED, Job, JobError, ObjectDetails, object_id_for, source_uri_for
+from lassodrop.jobs.row import (
+    SUBMIT_UNCONFIRMED,
+    Job,
+    JobError,
+    ObjectDetails,
+    WebhookPointer,
+    is_webhook_key,
+    object_id_for,
+    source_uri_for,
+)
 from lassodrop.jobs.states import COLLECT_TERMINAL, MOVES, SUBMITTED_OR_LATER, TERMINAL, Status
 from lassodrop.jobs.store import (
     PUBLISH_LEASE_SECONDS,
@@ -31,6 +40,8 @@ __all__ = [
     "JobStore",
     "ObjectDetails",
     "Status",
+    "WebhookPointer",
+    "is_webhook_key",
     "object_id_for",
     "source_uri_for",
 ]

@@ -2,6 +2,8 @@
 
 One row per object version, keyed on the object's version id (or its ETag on an unversioned bucket). Every
 attribute the pipeline stores is a field here; the store refuses to write any other name.
+
+The same table holds one more kind of item, `WebhookPointer`: the row a webhook URL names, under a random id.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class ObjectDetails:
     version_id: str | None = None
     spans: list[dict[str, Any]] | None = None
     webhook_token: str | None = None
+    webhook_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Job:
     lease_owner: str | None = None
     # the job at AudioLasso
     webhook_token: str | None = field(default=None, repr=False)
+    webhook_id: str | None = None  # the id the webhook URL carries (see WebhookPointer)
     submit_started_at: str | None = None
     file_id: str | None = None
     request_id: str | None = None
@@ -91,6 +95,7 @@ class Job:
     next_check_delay: int | None = None
     # Held by the worker reading the status for link `checks` of the polling chain (see claim_check).
     check_lease_until: int | None = None
+    webhook_checked_at: int | None = None  # epoch seconds of the last status read a webhook caused
     # its end
     completed_at: str | None = None
     collected_at: str | None = None
@@ -128,6 +133,52 @@ class Job:
 
 
 ATTRIBUTES = frozenset(f.name for f in fields(Job))
+
+# Pointer keys start with a character no row key has (row keys are s3:// URIs), so the two never collide.
+WEBHOOK_KEY_PREFIX = "hook#"
+
+
+@dataclass(frozen=True)
+class WebhookPointer:
+    """Webhook id -> row key, so the URL sent to AudioLasso names neither bucket nor key.
+
+    A random id needs a lookup to find its row, and the public webhook's role may only GetItem (a Query on an
+    index would let it read other jobs' rows): hence an item of its own, keyed `hook#<id>`, that one GetItem
+    resolves. It expires with its row. Ingest writes it before the row names it; the row keeps the id too,
+    so a pointer left by an attempt that was taken over (its row now names another id) authenticates nothing.
+    """
+
+    webhook_id: str
+    points_to: str
+    expires_at_epoch: int
+
+    @property
+    def key(self) -> str:
+        return webhook_key_for(self.webhook_id)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> WebhookPointer:
+        return cls(
+            webhook_id=str(item["object_id"]).removeprefix(WEBHOOK_KEY_PREFIX),
+            points_to=str(item["points_to"]),
+            expires_at_epoch=int(item["expires_at_epoch"]),
+        )
+
+    def attributes(self) -> dict[str, Any]:
+        """The item's attributes besides its key."""
+        return {name: getattr(self, name) for name in POINTER_ATTRIBUTES}
+
+
+# The pointer's stored attributes besides its key (`object_id`, which holds the id).
+POINTER_ATTRIBUTES = frozenset(f.name for f in fields(WebhookPointer)) - {"webhook_id"}
+
+
+def webhook_key_for(webhook_id: str) -> str:
+    return f"{WEBHOOK_KEY_PREFIX}{webhook_id}"
+
+
+def is_webhook_key(object_id: str) -> bool:
+    return object_id.startswith(WEBHOOK_KEY_PREFIX)
 
 
 def storable(value: Any) -> Any:

@@ -14,6 +14,7 @@
                               └─mark_submit_unconfirmed▶ FAILED (SUBMIT_UNCONFIRMED)
  mark_check_enqueued: on SUBMITTED and later, status unchanged.
  claim_publish, mark_published: on every terminal status (whoever wrote it), status unchanged.
+ take_webhook_check: on SUBMITTED or COLLECTING, status unchanged, at most once per interval.
 ```
 
 `MOVES` is that drawing as data: for each named transition of `JobStore`, the statuses it may start from and
@@ -82,6 +83,9 @@ MOVES: dict[str, Move] = {
     ),
     "release_check": Move(frozenset({Status.SUBMITTED, Status.COLLECTING}), None, "the row is at the link"),
     "record_check": Move(frozenset({Status.SUBMITTED}), None, "the row is at the link before the caller's"),
+    "take_webhook_check": Move(
+        frozenset({Status.SUBMITTED, Status.COLLECTING}), None, "no webhook check within the interval"
+    ),
     "claim_collect": Move(
         frozenset({Status.SUBMITTED, Status.COLLECTING}), Status.COLLECTING, "a COLLECTING lease ran out"
     ),

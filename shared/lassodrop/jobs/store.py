@@ -21,14 +21,17 @@ from botocore.exceptions import ClientError
 
 from lassodrop.jobs.expression import UpdateExpression
 from lassodrop.jobs.row import (
+    POINTER_ATTRIBUTES,
     SUBMIT_UNCONFIRMED,
     Job,
     JobError,
     ObjectDetails,
+    WebhookPointer,
     object_id_for,
     source_uri_for,
     storable,
     stored_spans,
+    webhook_key_for,
 )
 from lassodrop.jobs.states import MOVES, SUBMITTED_OR_LATER, TERMINAL, Status
 from lassodrop.timestamps import epoch, iso
@@ -98,6 +101,12 @@ class JobStore:
     def get(self, object_id: str) -> Job | None:
         item = self._table.get_item(Key={"object_id": object_id}, ConsistentRead=True).get("Item")
         return Job.from_item(item) if item else None
+
+    def resolve_webhook(self, webhook_id: str) -> WebhookPointer | None:
+        """The pointer a webhook URL's id names (one GetItem: all the webhook's role may do)."""
+        key = webhook_key_for(webhook_id)
+        item = self._table.get_item(Key={"object_id": key}, ConsistentRead=True).get("Item")
+        return WebhookPointer.from_item(item) if item else None
 
     def find_by_request_id(self, request_id: str) -> Job | None:
         """The row holding this AudioLasso request id (the GSI is eventually consistent)."""
@@ -172,6 +181,28 @@ class JobStore:
             return Claim(ClaimResult.SUBMIT_UNCONFIRMED, job)
         return Claim(ClaimResult.LEASE_HELD, job)
 
+    def create_webhook_pointer(self, webhook_id: str, object_id: str, *, ttl_days: int) -> WebhookPointer:
+        """Write the pointer from a new webhook id to its row, before the row names it (see WebhookPointer).
+
+        Never overwrites: an id already taken raises ConcurrentChangeError (with 128 random bits, it is not).
+        """
+        pointer = WebhookPointer(webhook_id, object_id, int(self._clock()) + ttl_days * 86_400)
+        expression = UpdateExpression(POINTER_ATTRIBUTES)
+        expression.set_all(pointer.attributes())
+        try:
+            self._table.update_item(
+                Key={"object_id": pointer.key},
+                UpdateExpression=expression.text(),
+                ConditionExpression="attribute_not_exists(object_id)",
+                ExpressionAttributeNames=expression.names,
+                ExpressionAttributeValues=expression.values,
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ConcurrentChangeError(f"webhook id {webhook_id} is taken") from exc
+            raise
+        return pointer
+
     def record_details(self, object_id: str, *, attempt: int, details: ObjectDetails) -> Job | None:
         """Store what was learnt about the object (size, type, prompt, token...) while holding the lease."""
         sets: dict[str, Any] = {
@@ -184,6 +215,7 @@ class JobStore:
         sets |= {"version_id": details.version_id} if details.version_id else {}
         sets |= {"spans": stored_spans(details.spans)} if details.spans else {}
         sets |= {"webhook_token": details.webhook_token} if details.webhook_token else {}
+        sets |= {"webhook_id": details.webhook_id} if details.webhook_id else {}
         return self._move("record_details", object_id, sets=sets, fence={"attempts": attempt})
 
     def mark_submit_started(self, object_id: str, *, attempt: int) -> Job | None:
@@ -297,6 +329,21 @@ class JobStore:
             values={":before": before},
         )
         return moved is not None
+
+    def take_webhook_check(self, object_id: str, now: datetime, interval_seconds: int) -> bool:
+        """Take the job's one webhook-caused status read per `interval_seconds`; False if one was taken.
+
+        The slot is taken before the read, so racing webhook checks make one read between them, and a read
+        that then fails is not retried by its redelivery (a webhook is a hint; the poll chain still runs).
+        """
+        taken = self._move(
+            "take_webhook_check",
+            object_id,
+            sets={"webhook_checked_at": epoch(now)},
+            condition="attribute_not_exists(webhook_checked_at) OR webhook_checked_at < :cutoff",
+            values={":cutoff": epoch(now) - interval_seconds},
+        )
+        return taken is not None
 
     def claim_collect(self, object_id: str, owner: str, now: datetime, lease_seconds: int) -> bool:
         """SUBMITTED (or COLLECTING whose lease ran out) -> COLLECTING, leased to `owner`."""
