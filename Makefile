@@ -25,7 +25,7 @@ RUNTIME_TESTS := tests/client tests/jobs tests/ingest tests/collect tests/webhoo
 	bench emulator clean
 
 help:
-	@echo "make run     run the whole pipeline on one machine (FILES=\"a.wav b.mp3\" PROMPT=\"...\")"
+	@echo "make run     run the whole pipeline on one machine (FILES='a.wav \"my song.mp3\"' PROMPT='...')"
 	@echo "make up      keep the local stack running for any S3 client, until Ctrl-C"
 	@echo "make deploy  sam build and sam deploy --guided, with the project's SAM CLI and python3.13"
 	@echo "make test    lint, type-check, template checks and the whole test suite"
@@ -91,8 +91,14 @@ test: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) lint typecheck
 test-313: $(STAMP313)
 	$(VENV313)/bin/python -m pytest $(RUNTIME_TESTS)
 
+# FILES is split like shell words by lassodrop itself, so a name with spaces is quoted inside it
+# (FILES='"my song.wav" b.mp3'). FILES and PROMPT reach it as typed: their unexpanded text, single-quoted here,
+# so neither make nor the shell reads a $, a quote or a backquote in them.
+shell_quote = '$(subst ','\'',$(1))'
+
 run: $(STAMP)
-	$(BIN)/lassodrop run $(FILES) $(if $(PROMPT),--prompt "$(PROMPT)")
+	$(BIN)/lassodrop run --file-list $(call shell_quote,$(value FILES)) \
+		$(if $(value PROMPT),--prompt $(call shell_quote,$(value PROMPT)))
 
 up: $(STAMP)
 	$(BIN)/lassodrop up

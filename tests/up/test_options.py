@@ -90,3 +90,19 @@ def test_with_the_emulator_the_state_names_its_url():
     stack = started_stack(Provider("al_local_key", "http://127.0.0.1:5555", allow_local=True))
 
     assert up_state(stack).emulator_url == "http://127.0.0.1:5555"
+
+
+def test_up_refuses_a_real_service_the_functions_would_refuse_before_taking_the_state_file(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("LASSODROP_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("AUDIOLASSO_API_KEY", "al_real_key")
+    monkeypatch.setenv("AUDIOLASSO_BASE_URL", "http://audiolasso.dev")
+
+    code = main(["up", "--json"])
+
+    printed = capsys.readouterr()
+    assert code == 2
+    assert printed.out == ""
+    assert "lassodrop up: error: AUDIOLASSO_BASE_URL http://audiolasso.dev" in printed.err
+    assert list(tmp_path.iterdir()) == []

@@ -163,17 +163,19 @@ def test_files_put_by_any_s3_client_flow_through_until_sigint_which_removes_the_
     rows = wait_until(lambda: settled(up, expected), timeout=FLOW_SECONDS, interval=0.5)
     assert rows["notes.txt"]["error"]["M"]["code"]["S"] == "UNSUPPORTED_CONTENT_TYPE"
     assert rows["empty.wav"]["error"]["M"]["code"]["S"] == "EMPTY_OBJECT"
-    # And the WAV's outputs are in the output bucket, the emulator's target being the input itself
-    listed = s3.list_objects_v2(Bucket=up.state["output_bucket"], Prefix="song.wav/")["Contents"]
+    # And the WAV's outputs are in the output bucket, in the folder of the version that was put, the
+    # emulator's target being the input itself
+    folder = f"song.wav/{rows['song.wav']['version_id']['S']}/"
+    output_bucket = up.state["output_bucket"]
+    listed = s3.list_objects_v2(Bucket=output_bucket, Prefix="song.wav/")["Contents"]
     assert sorted(entry["Key"] for entry in listed) == [
-        "song.wav/residual.wav",
-        "song.wav/result.json",
-        "song.wav/target.wav",
+        f"{folder}residual.wav",
+        f"{folder}result.json",
+        f"{folder}target.wav",
     ]
-    target = s3.get_object(Bucket=up.state["output_bucket"], Key="song.wav/target.wav")["Body"].read()
-    assert target == wav
+    assert s3.get_object(Bucket=output_bucket, Key=f"{folder}target.wav")["Body"].read() == wav
     # And an object without prompt metadata was separated with the prompt `up` was started with
-    result = s3.get_object(Bucket=up.state["output_bucket"], Key="song.wav/result.json")["Body"].read()
+    result = s3.get_object(Bucket=output_bucket, Key=f"{folder}result.json")["Body"].read()
     assert json.loads(result)["prompt"] == PROMPT
 
     # When it gets SIGINT, as from Ctrl-C

@@ -18,10 +18,17 @@ from types import FrameType
 from typing import Any, TextIO
 
 from lassodrop_local.runner.cli import ConsoleSink
-from lassodrop_local.runner.embedded import EmbeddedStack, PortInUseError, ensure_port_free
+from lassodrop_local.runner.embedded import (
+    EmbeddedStack,
+    PortInUseError,
+    ProviderConfigError,
+    ensure_port_free,
+    service_provider,
+)
 from lassodrop_local.up.state import QUEUE_IDS, AlreadyRunningError, StateFile, UpState, ownership, state_dir
 
 EXIT_FAILED = 1
+EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # as a shell reports a job ended by SIGINT
 LOG_NAME = "up.log"
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -57,6 +64,11 @@ def _prompt(text: str) -> str:
 
 def up(args: argparse.Namespace) -> int:
     out = sys.stdout
+    try:
+        service_provider(os.environ)
+    except ProviderConfigError as exc:
+        print(f"lassodrop up: error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
     with _stop_signals() as stopping:
         try:
             # Refused before anything starts: a second stack would be a second, unrelated set of buckets.
