@@ -1,9 +1,10 @@
 """`lassodrop up`: the embedded stack `lassodrop run` starts, kept running until SIGINT or SIGTERM.
 
 Anything that speaks S3 can then drop files into the input bucket (`aws --endpoint-url`, boto3): the bucket's
-notification is moto's own, so an object put by any client goes down the same path as one `run` uploads.
-The endpoints go to stdout (with --json, as one line and nothing else) and to the state file, for scripts and
-the other commands; every log line goes to stderr.
+notification is set through the S3 API and sent by moto itself, so an object put by any client goes down the
+same path as one `run` uploads. The endpoints go to stdout (with --json, as one line and nothing else) and to
+the state file, for scripts and the other commands; the notable function lines go to stderr, all of them to
+up.log beside the state file.
 """
 
 import argparse
