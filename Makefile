@@ -21,10 +21,13 @@ STAMP313 := $(VENV313)/.installed
 # whose answer must not depend on the Python version.
 RUNTIME_TESTS := tests/client tests/jobs tests/ingest tests/collect tests/webhook tests/emulator/test_wav.py
 
-.PHONY: help install lock test test-313 lint format typecheck template-check run bench emulator clean
+.PHONY: help install lock test test-313 lint format typecheck template-check run up deploy require-python313 \
+	bench emulator clean
 
 help:
 	@echo "make run     run the whole pipeline on one machine (FILES='a.wav \"my song.mp3\"' PROMPT='...')"
+	@echo "make up      keep the local stack running for any S3 client, until Ctrl-C"
+	@echo "make deploy  sam build and sam deploy --guided, with the project's SAM CLI and python3.13"
 	@echo "make test    lint, type-check, template checks and the whole test suite"
 	@echo "make lock    regenerate the layer's lock ($(LOCK)) after changing a runtime pin"
 	@echo "make bench   relay benchmarks (throughput and peak memory)"
@@ -96,6 +99,22 @@ shell_quote = '$(subst ','\'',$(1))'
 run: $(STAMP)
 	$(BIN)/lassodrop run --file-list $(call shell_quote,$(value FILES)) \
 		$(if $(value PROMPT),--prompt $(call shell_quote,$(value PROMPT)))
+
+up: $(STAMP)
+	$(BIN)/lassodrop up
+
+# Without a container, `sam build` builds with the python3.13 it finds first on PATH: the one found above goes
+# first. The check comes before the SAM CLI's install, so a machine without it is told at once what to do.
+deploy: require-python313 $(SAM_STAMP)
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) deploy --guided
+
+require-python313:
+	@$(if $(PYTHON313),,echo "python3.13, the functions' runtime, is needed to build them and was found \
+		neither on PATH nor in pyenv. Install it (pyenv install 3.13, or a python3.13 package where your \
+		system has one) or name it: make deploy PYTHON313=/path/to/python3.13" >&2; exit 1)
+	@$(PYTHON313) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13) and \
+		f"PYTHON313=$(PYTHON313) is Python {sys.version.split()[0]}, not 3.13")'
 
 bench: $(STAMP)
 	$(BIN)/python -m lassodrop_local.bench

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 _SUBCOMMANDS = {
     "emulator": "lassodrop_local.emulator.cli",
     "run": "lassodrop_local.runner.cli",
+    "up": "lassodrop_local.up.cli",
 }
 
 

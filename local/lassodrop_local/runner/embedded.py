@@ -3,6 +3,7 @@ stack is created from template.yaml, and the runtime runs every function as the 
 
 import logging
 import os
+import socket
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -89,14 +90,26 @@ def _binding(config: FunctionConfig, overrides: Mapping[str, str]) -> tuple[Func
 
 
 class EmbeddedStack:
-    """Everything `lassodrop run` needs, started in order and stopped in reverse (also on Ctrl-C)."""
+    """Everything `lassodrop run` and `lassodrop up` need, started in order and stopped in reverse (also on
+    Ctrl-C)."""
 
     def __init__(
-        self, sink: LogSink, *, template_path: Path = TEMPLATE_PATH, env: Mapping[str, str] | None = None
+        self,
+        sink: LogSink,
+        *,
+        template_path: Path = TEMPLATE_PATH,
+        env: Mapping[str, str] | None = None,
+        parameters: Mapping[str, str] | None = None,
+        moto_port: int = 0,
+        emulator_port: int = 0,
     ):
+        """`parameters` override template.yaml's defaults; a port of 0 picks a free one."""
         self._sink = sink
         self._template_path = template_path
         self._env = os.environ if env is None else env
+        self._parameters = dict(parameters or {})
+        self._moto_port = moto_port
+        self._emulator_port = emulator_port
         self._exit = ExitStack()
         self.clients = clients_for_moto()
         self.info: StackInfo | None = None
@@ -119,7 +132,10 @@ class EmbeddedStack:
         self.clients = clients_for_moto(endpoint)
         self.provider = self._start_provider()
         self.info = create_stack(
-            self.clients, api_key=self.provider.api_key, template_path=self._template_path
+            self.clients,
+            parameters=self._parameters,
+            api_key=self.provider.api_key,
+            template_path=self._template_path,
         )
         bindings = function_bindings(self.info, function_overrides(self.provider))
         settings = SandboxSettings(region=self.clients.region, endpoint_url=endpoint)
@@ -134,7 +150,9 @@ class EmbeddedStack:
     def _start_moto(self) -> str:
         # werkzeug logs every request at INFO; the progress display is the useful output.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        if self._moto_port:
+            ensure_port_free(self._moto_port)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._moto_port, verbose=False)
         server.start()
         self._exit.callback(server.stop)
         host, port = server.get_host_and_port()
@@ -148,7 +166,10 @@ class EmbeddedStack:
         if service is not None:
             return service
         emulator = EmulatorServer(
-            api_keys=(LOCAL_API_KEY,), queue_seconds=EMULATOR_QUEUE_SECONDS, run_seconds=EMULATOR_RUN_SECONDS
+            api_keys=(LOCAL_API_KEY,),
+            port=self._emulator_port,
+            queue_seconds=EMULATOR_QUEUE_SECONDS,
+            run_seconds=EMULATOR_RUN_SECONDS,
         )
         self._exit.enter_context(emulator)
         return Provider(LOCAL_API_KEY, emulator.base_url, allow_local=True)
@@ -175,6 +196,22 @@ def service_provider(env: Mapping[str, str], template_path: Path = TEMPLATE_PATH
         raise ProviderConfigError(f"AUDIOLASSO_BASE_URL {base_url}: {exc.message}") from exc
     signed_url_hosts = ",".join(hosts)
     return Provider(api_key, base_url, allow_local=False, signed_url_hosts=signed_url_hosts)
+
+
+class PortInUseError(OSError):
+    """A fixed port asked for is already taken on 127.0.0.1."""
+
+
+def ensure_port_free(port: int) -> None:
+    """Fail plainly when `port` is taken: ThreadedMotoServer binds in its own thread and, when that bind
+    fails, its start() waits forever for a server that never comes up."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As werkzeug binds: a port left in TIME_WAIT by an earlier server counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise PortInUseError(f"port {port} on 127.0.0.1 is in use ({exc.strerror})") from exc
 
 
 def _template_default_base_url(template_path: Path) -> str:
