@@ -1,6 +1,16 @@
 """The job row: its states and moves (`states`), its typed model (`row`) and its store (`store`)."""
 
-from lassodrop.jobs.row import SUBMIT_UNCONFIRMED, Job, JobError, ObjectDetails, object_id_for, source_uri_for
+from lassodrop.jobs.row import (
+    SUBMIT_UNCONFIRMED,
+    Job,
+    JobError,
+    ObjectDetails,
+    Step,
+    Waiting,
+    WaitingFor,
+    object_id_for,
+    source_uri_for,
+)
 from lassodrop.jobs.states import COLLECT_TERMINAL, MOVES, SUBMITTED_OR_LATER, TERMINAL, Status
 from lassodrop.jobs.store import (
     PUBLISH_LEASE_SECONDS,
@@ -33,6 +43,9 @@ __all__ = [
     "LeaseHeldError",
     "ObjectDetails",
     "Status",
+    "Step",
+    "Waiting",
+    "WaitingFor",
     "object_id_for",
     "source_uri_for",
 ]
