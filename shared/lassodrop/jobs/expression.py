@@ -9,17 +9,21 @@ from lassodrop.jobs.row import ATTRIBUTES, storable
 
 
 class UpdateExpression:
-    """Builds SET/REMOVE clauses; names outside the row model are refused, so rows cannot grow ad hoc."""
+    """Builds SET/REMOVE clauses; names outside the row model are refused, so rows cannot grow ad hoc.
 
-    def __init__(self) -> None:
+    `attributes` is the model's names: the job row's unless another kind of item (the breaker) says.
+    """
+
+    def __init__(self, attributes: frozenset[str] = ATTRIBUTES) -> None:
+        self._attributes = attributes
         self.names: dict[str, str] = {}
         self.values: dict[str, Any] = {}
         self._sets: list[str] = []
         self._removes: list[str] = []
 
     def _alias(self, name: str) -> str:
-        if name not in ATTRIBUTES:
-            raise ValueError(f"{name!r} is not an attribute of the job row")
+        if name not in self._attributes:
+            raise ValueError(f"{name!r} is not an attribute of this item")
         alias = f"#a{len(self.names)}"
         self.names[alias] = name
         return alias
