@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lassodrop.messages import SQS_MAX_DELAY_SECONDS
-from lassodrop.runtime import ApiSettings, read_int, require
+from lassodrop.runtime import ApiSettings, read_int, read_park_delay, require
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class CollectConfig:
     give_up_after_seconds: int
     max_check_delay_seconds: int
     max_output_bytes: int
+    park_delay_seconds: int
     # How long a claimed job stays ours while its outputs are copied: the function's longest run.
     collect_lease_seconds: int = 900
     first_poll_delay_seconds: int = 30
@@ -46,4 +47,5 @@ class CollectConfig:
                 high=SQS_MAX_DELAY_SECONDS,
             ),
             max_output_bytes=read_int(env, "MAX_OUTPUT_BYTES", default=5 * 1024**3, low=1),
+            park_delay_seconds=read_park_delay(env),
         )

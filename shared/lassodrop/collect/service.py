@@ -1,4 +1,7 @@
-"""One check message: read the job once, then re-check later, collect the outputs, or record its end."""
+"""One check message: read the job once, then re-check later, collect the outputs, or record its end.
+
+Account trouble (a refused key or scope) is no end: the job waits and its check is parked (lassodrop.waiting).
+"""
 
 from __future__ import annotations
 
@@ -32,10 +35,11 @@ from lassodrop.collect.outputs import (
     output_prefix_for,
     transfer_config,
 )
-from lassodrop.jobs import Ending, Job, JobError, JobStore, LeaseHeldError, Status
+from lassodrop.jobs import Ending, Job, JobError, JobStore, LeaseHeldError, Status, Step, Waiting
 from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
 from lassodrop.timestamps import epoch, iso, parse_iso, utcnow
+from lassodrop.waiting import Gate, Passage, Pauses, call_with_fresh_key, never_refreshes, waiting_of
 
 if TYPE_CHECKING:
     from lassodrop.audiolasso import AudioLassoClient
@@ -51,6 +55,8 @@ class Collector:
     s3: Any
     checks: CheckQueue
     publisher: events.EventPublisher
+    pauses: Pauses
+    refresh_key: Callable[[], bool] = never_refreshes
     clock: Callable[[], datetime] = utcnow
     transfer: TransferConfig = field(default_factory=transfer_config)
 
@@ -68,22 +74,75 @@ class Collector:
         logger.append_keys(object_key=job.key, request_id=job.request_id)
         if job.is_terminal:
             return self._publish_pending(job)
+        if job.status is Status.WAITING and job.waiting_step is Step.COLLECT:
+            return self._resume(job, message.reason)
         if job.status not in (Status.SUBMITTED, Status.COLLECTING) or not job.request_id:
             # Ingest has not submitted yet; it enqueues its own first check once it has.
             logger.info("check before submit", status=job.status)
             return "not-submitted"
         if job.status == Status.COLLECTING and (job.lease_until or 0) >= epoch(self.clock()):
             raise LeaseHeldError(job.object_id)
+        passage = self.pauses.gate(Step.COLLECT)
+        if passage.held_for is not None:
+            return self._wait(job, message.reason, passage.held_for, met=False)
+        return self._check(job, message.reason, passage)
+
+    def _resume(self, job: Job, reason: str) -> str:
+        """A check for a job waiting for the account: park it again, or take it up (as the probe, maybe)."""
+        if reason == CheckReason.WEBHOOK:
+            # The job's own poll chain is parked and takes it up; resuming here could end that chain.
+            return "waiting"
+        passage = self.pauses.gate(Step.COLLECT)
+        if passage.held_for is not None:
+            self._park(job, reason)
+            return "waiting"
+        resumed = self.jobs.resume_collect(job.object_id)
+        if resumed is None:
+            logger.info("waiting job changed before it was resumed")
+            return "lost-race"
+        logger.info("waiting job resumed", waited_since=job.waiting_since)
+        return self._check(resumed, reason, passage, counted=True)
+
+    def _check(self, job: Job, reason: str, passage: Passage, *, counted: bool = False) -> str:
         try:
-            status = self.api.status(job.request_id, status_url=job.status_url)
-            return self._act_on(job, status, message.reason)
+            status = call_with_fresh_key(
+                self.api_client,
+                self.refresh_key,
+                lambda api: api.status(job.request_id or "", status_url=job.status_url),
+            )
+            if passage.gate is Gate.PROBE:
+                self.pauses.went_on()
+            return self._act_on(job, status, reason)
         except AudioLassoError as error:
+            waiting = waiting_of(error)
+            if waiting is not None:
+                return self._wait(job, reason, waiting, counted=counted)
             if classify(error) is not Verdict.TERMINAL:
                 raise
             # Asking again gets the same answer (a URL we refuse, a request the service does not know), so
             # record it on the row instead of retrying the message into the DLQ with nothing said.
             logger.warning("job cannot be followed", error=str(error))
             return self._fail(job, _code_of(error), str(error), reason="the job could not be followed")
+
+    def _wait(
+        self, job: Job, reason: str, waiting: Waiting, *, counted: bool = False, met: bool = True
+    ) -> str:
+        """The job waits for the account: its row says why, the breaker opens, its check is parked."""
+        if self.jobs.wait_collect(job.object_id, waiting, self.clock()) is None:
+            logger.info("job changed before it could wait", status=job.status)
+            return "lost-race"
+        self.pauses.started_waiting(waiting, Step.COLLECT, counted=counted, met=met)
+        self._park(job, reason)
+        return "waiting"
+
+    def _park(self, job: Job, reason: str) -> None:
+        """Send the job's check again, delayed; the message in hand is then acknowledged (never a DLQ)."""
+        if reason == CheckReason.WEBHOOK:
+            # A webhook's check is a hint and starts no chain; the job's poll chain carries on parked.
+            return
+        delay = self.pauses.park_delay_seconds
+        self.checks.send(CheckMessage(job.object_id, job.request_id, reason), delay)
+        logger.info("check parked", delay_seconds=delay)
 
     def _act_on(self, job: Job, status: JobStatus, reason: str) -> str:
         logger.info("job status read", service_status=status.status, reason=reason)
