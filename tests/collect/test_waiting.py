@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from lassodrop.collect.service import OutputRefusedError
 from lassodrop.jobs import Status, Step, Waiting, WaitingFor
 from lassodrop.messages import CheckMessage
 from lassodrop_local.emulator.state import ALL_SCOPES
@@ -145,3 +146,21 @@ def test_credits_running_out_do_not_hold_collect(pipeline: Pipeline) -> None:
 
     # Then it is collected as usual
     assert outcome == "COMPLETED"
+
+
+def test_a_refused_output_url_is_retried_not_taken_for_account_trouble(pipeline: Pipeline) -> None:
+    # Given a finished job whose signed output URL answers 403 once (the URL carries no key)
+    job = pipeline.drop("signed.wav")
+    pipeline.emulator.state.fail_next("output", 403)
+    collector = pipeline.collector()
+
+    # When its check arrives
+    with pytest.raises(OutputRefusedError):
+        collector.handle(check(job))
+
+    # Then the message is retried as before: the row is handed back, nothing waits, the breaker stays shut
+    row = pipeline.store.get(job)
+    assert row is not None
+    assert row.status is Status.SUBMITTED
+    assert not collector.pauses.breaker.read().holds(Step.COLLECT)
+    assert collector.handle(check(job)) == "COMPLETED"

@@ -16,10 +16,12 @@ from boto3.s3.transfer import TransferConfig
 
 from lassodrop.audiolasso.errors import (
     AudioLassoError,
+    AuthenticationError,
     ExpiredError,
     JobFailedError,
     NotFoundError,
     NotReadyError,
+    PermissionDeniedError,
     UnsafeUrlError,
     Verdict,
     classify,
@@ -43,6 +45,10 @@ from lassodrop.waiting import Gate, Passage, Pauses, call_with_fresh_key, never_
 
 if TYPE_CHECKING:
     from lassodrop.audiolasso import AudioLassoClient
+
+
+class OutputRefusedError(RuntimeError):
+    """A signed output URL answered 401/403: retried through SQS (never a pause: the URL has no key)."""
 
 
 @dataclass
@@ -110,9 +116,7 @@ class Collector:
                 self.refresh_key,
                 lambda api: api.status(job.request_id or "", status_url=job.status_url),
             )
-            if passage.gate is Gate.PROBE:
-                self.pauses.went_on()
-            return self._act_on(job, status, reason)
+            outcome = self._act_on(job, status, reason)
         except AudioLassoError as error:
             waiting = waiting_of(error)
             if waiting is not None:
@@ -123,6 +127,11 @@ class Collector:
             # record it on the row instead of retrying the message into the DLQ with nothing said.
             logger.warning("job cannot be followed", error=str(error))
             return self._fail(job, _code_of(error), str(error), reason="the job could not be followed")
+        if passage.gate is Gate.PROBE:
+            # Closed only once the whole step went through: a status read alone would not prove the result
+            # can be read too, and closing too early would open the breaker again (and tell twice).
+            self.pauses.went_on()
+        return outcome
 
     def _wait(
         self, job: Job, reason: str, waiting: Waiting, *, counted: bool = False, met: bool = True
@@ -210,6 +219,9 @@ class Collector:
         except OutputTooLargeError as error:
             too_large = Ending(Status.FAILED, str(error), JobError("OUTPUT_TOO_LARGE", str(error)))
             return self._end(job, too_large, owner=owner)
+        except (AuthenticationError, PermissionDeniedError) as error:
+            # A signed output URL refused (it carries no key): not the account, so retried as before.
+            raise OutputRefusedError(str(error)) from error
         collected_at = self.clock()
         doc_key = f"{prefix}{resultdoc.RESULT_DOC_NAME}"
         timings = resultdoc.Timings(
