@@ -106,6 +106,12 @@ def _calls_by_route(emulator: EmulatorServer) -> Counter[str]:
     return Counter(request.route for request in emulator.state.requests)
 
 
+def _files_waiting_metric(capsys: pytest.CaptureFixture[str]) -> float:
+    """The FilesWaiting count in the EMF documents the handler printed since the last call."""
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    return sum(sum(document.get("FilesWaiting", [])) for document in documents)
+
+
 def _revoke(emulator: EmulatorServer, key: str) -> None:
     emulator.state.revoke_key(key)
 
@@ -136,10 +142,12 @@ def test_files_dropped_while_the_account_is_refused_wait_then_all_go_on_once_it_
     break_account: Callable[[EmulatorServer, str], None],
     fix_account: Callable[[EmulatorServer, str], None],
     waiting_for: WaitingFor,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given an account AudioLasso refuses, and five files dropped
     break_account(emulator, api_key)
     event = _drop(stack, 5)
+    capsys.readouterr()
 
     # When they are delivered
     response = ingest(event)
@@ -156,14 +164,16 @@ def test_files_dropped_while_the_account_is_refused_wait_then_all_go_on_once_it_
     assert (waiting["waiting_for"], waiting["files_waiting"]) == (str(waiting_for), 1)
     assert waiting["message"]
     assert waiting["reason"]
+    assert _files_waiting_metric(capsys) == 5
 
     # When the parked messages come back twice while the account is still refused
     before = _api_calls(emulator)
     for _ in range(2):
         _parked_round(stack, ingest, 5)
 
-    # Then at most one probe per round reached AudioLasso, and still nothing failed
+    # Then at most one probe per round reached AudioLasso, still nothing failed, and no file counted twice
     assert _api_calls(emulator) - before <= 2
+    assert _files_waiting_metric(capsys) == 0
     assert {row.status for row in _files(stack)} == {Status.WAITING}
     assert len(bus.events("Pipeline Waiting")) == 1
 
