@@ -38,7 +38,7 @@ from lassodrop.audiolasso.errors import (
     Verdict,
     classify,
 )
-from lassodrop.collect.events import EventPublisher
+from lassodrop.events import EventPublisher
 from lassodrop.jobs import Step, Waiting, WaitingFor
 from lassodrop.jobs.breaker import Breaker, BreakerStore
 from lassodrop.observability import logger, metrics

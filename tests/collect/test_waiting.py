@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lassodrop.collect.service import OutputRefusedError
+from lassodrop.collect.service import OutputUrlRefusedError
 from lassodrop.jobs import Status, Step, Waiting, WaitingFor
 from lassodrop.messages import CheckMessage
 from lassodrop_local.emulator.state import ALL_SCOPES
@@ -155,7 +155,7 @@ def test_a_refused_output_url_is_retried_not_taken_for_account_trouble(pipeline:
     collector = pipeline.collector()
 
     # When its check arrives
-    with pytest.raises(OutputRefusedError):
+    with pytest.raises(OutputUrlRefusedError):
         collector.handle(check(job))
 
     # Then the message is retried as before: the row is handed back, nothing waits, the breaker stays shut

@@ -33,6 +33,7 @@ CONTRACT_ENVIRONMENT = {
         "DEFAULT_PROMPT",
         "PREFIX_PROMPTS",
         "INPUT_PREFIX",
+        "OUTPUT_PREFIX",
         "FIRST_CHECK_DELAY_SECONDS",
         "UPLOAD_LEASE_SECONDS",
         "WEBHOOK_BASE_URL",
@@ -260,7 +261,7 @@ def test_dead_letter_queues_and_function_errors_raise_alarms(translation: Transl
     alarms = [
         r["Properties"]
         for r in translation.template["Resources"].values()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace", "").startswith("AWS/")
     ]
 
     watched = {json.dumps(alarm["Dimensions"][0]["Value"]) for alarm in alarms}
