@@ -1,6 +1,7 @@
 """Collect: one check message per record; tracks each job to its end and lands the stems in S3."""
 
 import os
+import time
 from functools import cache
 from typing import Any
 
@@ -13,9 +14,11 @@ from lassodrop.collect.config import CollectConfig
 from lassodrop.collect.service import Collector
 from lassodrop.events import EventPublisher
 from lassodrop.jobs import JobStore
+from lassodrop.jobs.breaker import BreakerStore
 from lassodrop.messages import CheckMessage, CheckQueue
 from lassodrop.observability import logger, metrics, tracer
 from lassodrop.runtime import AwsClients, ClientFactory
+from lassodrop.waiting import Pauses
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -25,13 +28,18 @@ def collector() -> Collector:
     """Built on the first invocation (not at import) and reused while the execution environment lives."""
     config = CollectConfig.from_env(os.environ)
     aws = AwsClients()
+    table = aws.table(config.jobs_table)
+    api = ClientFactory(config.api)
+    publisher = EventPublisher(aws.events, config.event_bus_name)
     return Collector(
         config=config,
-        jobs=JobStore(aws.table(config.jobs_table)),
-        api_client=ClientFactory(config.api),
+        jobs=JobStore(table),
+        api_client=api,
         s3=aws.s3,
         checks=CheckQueue(aws.sqs, config.check_queue_url),
-        publisher=EventPublisher(aws.events, config.event_bus_name),
+        publisher=publisher,
+        pauses=Pauses(BreakerStore(table), publisher, config.park_delay_seconds, time.time),
+        refresh_key=api.refresh,
     )
 
 

@@ -28,6 +28,12 @@ def read_webhook_check_interval(env: Mapping[str, str]) -> int:
     )
 
 
+def read_park_delay(env: Mapping[str, str]) -> int:
+    """PARK_DELAY_SECONDS: how long a file waiting for the AudioLasso account stays parked between looks
+    (lassodrop.waiting); also the breaker's probe lease. SQS delays a message at most 900 s."""
+    return read_int(env, "PARK_DELAY_SECONDS", default=60, low=1, high=SQS_MAX_DELAY_SECONDS)
+
+
 class CheckReason(StrEnum):
     FIRST_CHECK = "first-check"  # ingest, right after the submit
     POLL = "poll"  # collect, the next link of the job's polling chain

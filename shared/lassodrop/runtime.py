@@ -126,7 +126,16 @@ class AwsClients:
 
 def read_api_key(secret_arn: str) -> str:
     """The AudioLasso key: the secret's string, cached by Powertools for SECRET_MAX_AGE_SECONDS."""
-    value = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
+    return _api_key(secret_arn, parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS))
+
+
+def fetch_api_key(secret_arn: str) -> str:
+    """The key as the secret holds it now, past the cache (which it refreshes for `read_api_key`)."""
+    value = parameters.get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS, force_fetch=True)
+    return _api_key(secret_arn, value)
+
+
+def _api_key(secret_arn: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"the secret {secret_arn} holds no API key string")
     return value.strip()
@@ -135,14 +144,32 @@ def read_api_key(secret_arn: str) -> str:
 class ClientFactory:
     """Hands out an AudioLassoClient for the current key, rebuilding it only when the key was rotated."""
 
-    def __init__(self, settings: ApiSettings, read_key: Callable[[str], str] = read_api_key) -> None:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        read_key: Callable[[str], str] = read_api_key,
+        fetch_key: Callable[[str], str] = fetch_api_key,
+    ) -> None:
         self._settings = settings
         self._read_key = read_key
+        self._fetch_key = fetch_key
         self._client: AudioLassoClient | None = None
         self._key: str | None = None
 
     def __call__(self) -> AudioLassoClient:
-        key = self._read_key(self._settings.api_key_secret_arn)
+        return self._client_for(self._read_key(self._settings.api_key_secret_arn))
+
+    def refresh(self) -> bool:
+        """Re-read the key past its cache; True when it differs from the one in use (the next client uses it).
+
+        Called once when AudioLasso refuses the key (401) or its scopes (403): a key corrected in the secret
+        is then used at once instead of after the cache's SECRET_MAX_AGE_SECONDS.
+        """
+        previous = self._key
+        self._client_for(self._fetch_key(self._settings.api_key_secret_arn))
+        return self._key != previous
+
+    def _client_for(self, key: str) -> AudioLassoClient:
         if self._client is None or key != self._key:
             self._client = build_client(self._settings, key)
             self._key = key

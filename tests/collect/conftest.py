@@ -18,8 +18,10 @@ from lassodrop.collect.outputs import MIB, transfer_config
 from lassodrop.collect.service import Collector
 from lassodrop.events import EventPublisher
 from lassodrop.jobs import JobStore, ObjectDetails
+from lassodrop.jobs.breaker import BreakerStore
 from lassodrop.messages import CheckQueue
 from lassodrop.timestamps import utcnow
+from lassodrop.waiting import Pauses
 from lassodrop_local.emulator.server import EmulatorServer
 from tests.fixtures.audio import pcm_wav
 from tests.fixtures.aws import AwsStack, SendRecorder, drain
@@ -152,13 +154,20 @@ class Pipeline:
         self, clock: Callable[[], datetime] = utcnow, s3: Any = None, **overrides: Any
     ) -> Collector:
         config = collect_config(self.stack, self.emulator.base_url, **overrides)
+        publisher = EventPublisher(boto3.client("events"), config.event_bus_name)
         return Collector(
             config=config,
             jobs=self.store,
             api_client=lambda: self.client,
             s3=s3 or self.stack.s3,
             checks=CheckQueue(self.stack.sqs, config.check_queue_url),
-            publisher=EventPublisher(boto3.client("events"), config.event_bus_name),
+            publisher=publisher,
+            pauses=Pauses(
+                BreakerStore(self.stack.table, clock=lambda: clock().timestamp()),
+                publisher,
+                config.park_delay_seconds,
+                lambda: clock().timestamp(),
+            ),
             clock=clock,
             transfer=transfer_config(chunk_bytes=5 * MIB, concurrency=2),
         )

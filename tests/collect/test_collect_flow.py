@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from lassodrop.audiolasso import AuthenticationError, ConnectionFailedError
+from lassodrop.audiolasso import ConnectionFailedError
 from lassodrop.messages import CheckMessage
 from tests.collect.conftest import OUTPUT_PREFIX, Pipeline
 from tests.fixtures.audio import pcm_wav
@@ -257,14 +257,3 @@ def test_request_unknown_to_the_service_is_recorded_not_retried(pipeline: Pipeli
 
     assert outcome == "FAILED"
     assert pipeline.row(object_id)["error"]["code"] == "NOT_FOUND"
-
-
-def test_revoked_key_is_retried_so_a_fixed_key_and_a_redrive_resume_the_job(pipeline: Pipeline) -> None:
-    object_id = pipeline.drop("revoked.wav")
-    pipeline.emulator.state.fail_next("status", 401)
-
-    with pytest.raises(AuthenticationError):
-        pipeline.collector().handle(check(object_id))
-
-    assert pipeline.row(object_id)["status"] == "SUBMITTED"
-    assert pipeline.collector().handle(check(object_id)) == "COMPLETED"

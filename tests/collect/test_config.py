@@ -45,6 +45,12 @@ def test_check_delay_above_the_sqs_maximum_is_refused() -> None:
         CollectConfig.from_env({**FULL, "MAX_CHECK_DELAY_SECONDS": "901"})
 
 
+@pytest.mark.parametrize("value", ["0", "901"])
+def test_a_park_delay_outside_what_sqs_can_delay_is_refused(value: str) -> None:
+    with pytest.raises(ConfigError, match="PARK_DELAY_SECONDS"):
+        CollectConfig.from_env({**FULL, "PARK_DELAY_SECONDS": value})
+
+
 def test_non_integer_limit_is_refused_naming_it() -> None:
     with pytest.raises(ConfigError, match="MAX_OUTPUT_BYTES"):
         CollectConfig.from_env({**FULL, "MAX_OUTPUT_BYTES": "lots"})
@@ -57,6 +63,7 @@ def test_unset_tunables_take_their_defaults_and_empty_prefix_is_kept() -> None:
 
     assert config.output_prefix == ""
     assert config.max_check_delay_seconds == 900
+    assert config.park_delay_seconds == 60
 
 
 def test_the_webhook_check_interval_is_read_alike_by_collect_and_the_webhook() -> None:

@@ -19,7 +19,9 @@ VALID = {
     "UPLOAD_LEASE_SECONDS": "900",
     "WEBHOOK_BASE_URL": "",
     "JOB_TTL_DAYS": "90",
+    "INGEST_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/ingest",
     "EVENT_BUS_NAME": "default",
+    "PARK_DELAY_SECONDS": "60",
 }
 
 
@@ -35,6 +37,7 @@ def test_a_complete_environment_parses() -> None:
     )
     assert config.webhook_base_url is None
     assert config.api.allow_local is False
+    assert config.park_delay_seconds == 60
 
 
 @pytest.mark.parametrize(
@@ -45,6 +48,7 @@ def test_a_complete_environment_parses() -> None:
         "API_KEY_SECRET_ARN",
         "AUDIOLASSO_BASE_URL",
         "DEFAULT_PROMPT",
+        "INGEST_QUEUE_URL",
         "EVENT_BUS_NAME",
     ],
 )
@@ -62,6 +66,8 @@ def test_a_missing_required_variable_is_named(name: str) -> None:
         ("FIRST_CHECK_DELAY_SECONDS", "soon"),
         ("UPLOAD_LEASE_SECONDS", "0"),
         ("JOB_TTL_DAYS", "-1"),
+        ("PARK_DELAY_SECONDS", "0"),
+        ("PARK_DELAY_SECONDS", "901"),
         ("AUDIOLASSO_ALLOW_LOCAL", "maybe"),
         ("PREFIX_PROMPTS", "{not json"),
         ("PREFIX_PROMPTS", '{"talks/": ""}'),

@@ -9,6 +9,7 @@ from lassodrop.ingest.events import (
     ObjectRef,
     UnrecognizedEventError,
     is_sqs_batch,
+    notification_body,
     parse_event,
     parse_message_body,
 )
@@ -143,3 +144,21 @@ def test_other_eventbridge_detail_types_yield_nothing() -> None:
 def test_unrecognised_bodies_raise_so_the_message_reaches_the_dlq(body: str) -> None:
     with pytest.raises(UnrecognizedEventError):
         parse_message_body(body)
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        ObjectRef(
+            BUCKET, "My Song+Live 100%/Déjà vu.wav", "v1", "abc", 10, "ObjectCreated:Put", "2026-01-01T00:00Z"
+        ),
+        ObjectRef(BUCKET, "a b+c%2B.wav", None, "e1", None, "Object Created:PutObject"),
+    ],
+)
+def test_a_parked_object_is_re_sent_as_its_own_notification_and_reads_back_the_same(ref: ObjectRef) -> None:
+    [parsed] = parse_message_body(notification_body(ref))
+
+    expected_name = ref.event_name if ref.event_name.startswith("ObjectCreated:") else "ObjectCreated:Put"
+    assert parsed == ObjectRef(
+        ref.bucket, ref.key, ref.version_id, ref.etag, ref.size, expected_name, ref.event_time
+    )

@@ -4,7 +4,6 @@ import json
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -313,25 +312,6 @@ def test_502_on_submit_fails_the_record_and_the_redelivery_submits_once(
     assert len(emulator.state.submissions) == 1
     row = _only_row(stack)
     assert (row.status, row.attempts) == (Status.SUBMITTED, 3)
-
-
-def test_invalid_api_key_is_recorded_as_a_terminal_failure(
-    stack: Stack, ingest: Ingest, emulator: EmulatorServer
-) -> None:
-    # Given a secret holding a key AudioLasso does not know
-    stack_secret = stack.secret_arn
-    boto3.client("secretsmanager").put_secret_value(SecretId=stack_secret, SecretString="al_revoked")
-    stack.drop("a.wav", riff_blob(1024), ContentType="audio/wav")
-
-    # When the object is delivered
-    response = ingest(stack.receive_ingest())
-
-    # Then the row is FAILED with the 401's code and the message is not retried
-    assert response == {"batchItemFailures": []}
-    row = _only_row(stack)
-    assert row.status == Status.FAILED
-    assert row.error.code == "UNAUTHENTICATED"
-    assert "401" in row.reason
 
 
 def test_upload_dropped_midway_is_retried_from_a_fresh_get_object(

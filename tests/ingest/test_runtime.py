@@ -100,3 +100,18 @@ def test_the_built_client_accepts_signed_urls_on_the_configured_hosts_only() -> 
     assert client.urls.check_signed("https://acct.r2.cloudflarestorage.com/u?sig=1")
     with pytest.raises(UnsafeUrlError):
         client.urls.check_api("https://acct.r2.cloudflarestorage.com/v1/queue/requests/req_1/status")
+
+
+def test_a_refresh_reads_the_secret_past_its_cache_and_says_whether_the_key_changed(secret_arn: str) -> None:
+    factory = ClientFactory(ApiSettings("http://127.0.0.1:9", secret_arn, allow_local=True))
+    first = factory()
+    boto3.client("secretsmanager").put_secret_value(SecretId=secret_arn, SecretString="al_second")
+
+    cached = factory()
+    changed = factory.refresh()
+    unchanged = factory.refresh()
+
+    assert cached is first
+    assert (changed, unchanged) == (True, False)
+    assert factory() is not first
+    assert read_api_key(secret_arn) == "al_second"  # the cache now holds the corrected key too

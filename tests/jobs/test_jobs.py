@@ -14,10 +14,13 @@ from lassodrop.jobs import (
     JobStore,
     ObjectDetails,
     Status,
+    Step,
+    Waiting,
+    WaitingFor,
     object_id_for,
 )
 from lassodrop.jobs.expression import UpdateExpression
-from lassodrop.jobs.row import POINTER_ATTRIBUTES
+from lassodrop.jobs.row import POINTER_ATTRIBUTES, WAITING_MESSAGE_CHARS
 
 
 class Clock:
@@ -338,3 +341,50 @@ def test_an_unconfirmed_submit_needs_a_started_submit_and_the_seen_lease(
     # Then neither write happens
     assert not_started is None
     assert stale_lease is None
+
+
+WAITING = Waiting(WaitingFor.CREDITS, "The account has no credits left. " * 20)
+
+
+def test_an_upload_that_waits_keeps_its_file_and_is_claimed_again_without_its_lease_or_marker(
+    store: JobStore, clock: Clock
+) -> None:
+    # Given an upload whose submit AudioLasso refused for want of credits
+    claim = _claim(store)
+    store.mark_submit_started(claim.job.object_id, attempt=1)
+
+    waiting = store.wait_upload(claim.job.object_id, attempt=1, waiting=WAITING, file_id="file_1")
+
+    # Then the row waits in the upload step, says why (shortly), and keeps the uploaded file
+    assert waiting is not None
+    assert (waiting.status, waiting.waiting_for, waiting.waiting_step) == (
+        Status.WAITING,
+        WaitingFor.CREDITS,
+        Step.UPLOAD,
+    )
+    assert waiting.waiting_message is not None
+    assert len(waiting.waiting_message) == WAITING_MESSAGE_CHARS
+    assert waiting.waiting_since
+    assert (waiting.file_id, waiting.lease_until, waiting.submit_started_at) == ("file_1", None, None)
+    # And the next delivery claims it at once, counting the attempt and clearing why it waited
+    again = _claim(store)
+    assert again.result is ClaimResult.CLAIMED
+    assert (again.job.status, again.job.attempts, again.job.file_id) == (Status.UPLOADING, 2, "file_1")
+    assert (again.job.waiting_for, again.job.waiting_since, again.job.waiting_step) == (None, None, None)
+
+
+def test_a_job_waiting_in_collect_is_already_submitted_for_ingest_and_resumes_as_submitted(
+    store: JobStore,
+) -> None:
+    claim = _claim(store)
+    object_id = claim.job.object_id
+    store.mark_submitted(object_id, file_id="f", request_id="req_1", status_url=None, result_url=None)
+
+    waiting = store.wait_collect(object_id, WAITING, datetime.now(UTC))
+
+    assert waiting is not None
+    assert (waiting.status, waiting.waiting_step) == (Status.WAITING, Step.COLLECT)
+    assert _claim(store).result is ClaimResult.ALREADY_SUBMITTED
+    resumed = store.resume_collect(object_id)
+    assert resumed is not None
+    assert (resumed.status, resumed.request_id, resumed.waiting_for) == (Status.SUBMITTED, "req_1", None)

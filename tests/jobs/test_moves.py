@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from lassodrop.jobs import ClaimResult, Ending, Job, JobStore, ObjectDetails, Status
+from lassodrop.jobs import ClaimResult, Ending, Job, JobStore, ObjectDetails, Status, Waiting, WaitingFor
 from lassodrop_local.stack import clients_for_moto
 from tests.fixtures.aws import create_jobs_table
 
@@ -23,7 +23,8 @@ ENDED = {S.COMPLETED, S.FAILED, S.TIMED_OUT, S.EXPIRED}
 EVERY_END = ENDED | {S.REJECTED}
 
 # A row that satisfies every extra precondition: its leases ran out, the caller holds attempt 1 and owner
-# "worker", a submit was started without an answer, and its event is unpublished with an expired lease.
+# "worker", a submit was started without an answer, its event is unpublished with an expired lease, and it
+# waits (when WAITING) in the upload step.
 SEED = {
     "bucket": "bkt",
     "key": "a.wav",
@@ -34,7 +35,9 @@ SEED = {
     "lease_owner": "worker",
     "event_published": False,
     "publish_lease_until": NOW - 10,
+    "waiting_step": "upload",
 }
+WAITING = Waiting(WaitingFor.CREDITS, "no credits left")
 DETAILS = ObjectDetails(size=1, content_type="audio/wav", prompt="p", prompt_source="default")
 
 
@@ -47,7 +50,7 @@ Attempt = Callable[[JobStore], object]
 
 # move -> (statuses it starts from, extra seed attributes, the call)
 MOVES: dict[str, tuple[set[Status], dict[str, Any], Attempt]] = {
-    "claim_upload": ({S.RECEIVED, S.UPLOADING}, {}, _claim),
+    "claim_upload": ({S.RECEIVED, S.UPLOADING, S.WAITING}, {}, _claim),
     "record_details": ({S.UPLOADING}, {}, lambda s: s.record_details(OBJECT_ID, attempt=1, details=DETAILS)),
     "mark_submit_started": ({S.UPLOADING}, {}, lambda s: s.mark_submit_started(OBJECT_ID, attempt=1)),
     "release_lease": ({S.UPLOADING}, {}, lambda s: s.release_lease(OBJECT_ID, attempt=1)),
@@ -78,6 +81,13 @@ MOVES: dict[str, tuple[set[Status], dict[str, Any], Attempt]] = {
     ),
     "claim_check": ({S.SUBMITTED}, {}, lambda s: s.claim_check(OBJECT_ID, 0, MOMENT)),
     "release_check": ({S.SUBMITTED, S.COLLECTING}, {}, lambda s: s.release_check(OBJECT_ID, 0)),
+    "wait_upload": ({S.UPLOADING}, {}, lambda s: s.wait_upload(OBJECT_ID, attempt=1, waiting=WAITING)),
+    "wait_collect": (
+        {S.SUBMITTED, S.COLLECTING},
+        {},
+        lambda s: s.wait_collect(OBJECT_ID, WAITING, MOMENT),
+    ),
+    "resume_collect": ({S.WAITING}, {"waiting_step": "collect"}, lambda s: s.resume_collect(OBJECT_ID)),
     "record_check": ({S.SUBMITTED}, {}, lambda s: s.record_check(OBJECT_ID, 1, 30)),
     "take_webhook_check": (
         {S.SUBMITTED, S.COLLECTING},
@@ -108,6 +118,10 @@ MOVES: dict[str, tuple[set[Status], dict[str, Any], Attempt]] = {
 UNMET: list[tuple[str, Status, dict[str, Any]]] = [
     ("claim_upload", S.UPLOADING, {"lease_until": NOW + 100}),
     ("claim_upload", S.UPLOADING, {"submit_started_at": "2026-09-21T14:00:00.000Z"}),
+    ("claim_upload", S.WAITING, {"waiting_step": "collect"}),
+    ("wait_upload", S.UPLOADING, {"attempts": 2}),
+    ("wait_collect", S.COLLECTING, {"lease_until": NOW + 100}),
+    ("resume_collect", S.WAITING, {"waiting_step": "upload"}),
     ("record_details", S.UPLOADING, {"attempts": 2}),
     ("mark_submit_started", S.UPLOADING, {"attempts": 2}),
     ("release_lease", S.UPLOADING, {"attempts": 2}),

@@ -145,17 +145,27 @@ def _table_arn(stack: StackInfo) -> str:
     return f"arn:aws:dynamodb:{stack.region}:123456789012:table/{stack.jobs_table}"
 
 
-def test_only_ingest_and_collect_which_end_jobs_may_publish_events(
+def test_only_ingest_and_collect_may_publish_events_and_only_on_the_bus(
     build_stack: BuildStack, moto_clients: AwsClients
 ) -> None:
     stack = build_stack({"EnableWebhooks": "true"})
 
-    publishers = {
-        role_id
+    publishing = {
+        role_id: _resources_allowing(_statements(moto_clients, stack, role_id), "events:")
         for role_id in ("IngestFunctionRole", "CollectFunctionRole", "WebhookFunctionRole")
-        if _resources_allowing(_statements(moto_clients, stack, role_id), "events:")
     }
-    assert publishers == {"IngestFunctionRole", "CollectFunctionRole"}
+    bus = {f"arn:aws:events:{stack.region}:123456789012:event-bus/default"}
+    assert publishing == {"IngestFunctionRole": bus, "CollectFunctionRole": bus, "WebhookFunctionRole": set()}
+
+
+def test_ingest_may_send_only_to_the_check_queue_and_its_own_queue(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
+    stack = build_stack()
+
+    queues = _resources_allowing(_statements(moto_clients, stack, "IngestFunctionRole"), "sqs:")
+
+    assert queues == {stack.queues["CheckQueue"].arn, stack.queues["IngestQueue"].arn}
 
 
 def test_no_inline_policy_grants_every_resource_or_a_whole_bucket(

@@ -39,7 +39,9 @@ CONTRACT_ENVIRONMENT = {
         "UPLOAD_LEASE_SECONDS",
         "WEBHOOK_BASE_URL",
         "JOB_TTL_DAYS",
+        "INGEST_QUEUE_URL",
         "EVENT_BUS_NAME",
+        "PARK_DELAY_SECONDS",
     },
     "CollectFunction": API_CALLERS
     | {
@@ -49,6 +51,7 @@ CONTRACT_ENVIRONMENT = {
         "GIVE_UP_AFTER_SECONDS",
         "MAX_CHECK_DELAY_SECONDS",
         "MAX_OUTPUT_BYTES",
+        "PARK_DELAY_SECONDS",
     },
     "WebhookFunction": COMMON,
 }
@@ -87,9 +90,12 @@ def test_environment_names_the_created_resources(build_stack: BuildStack) -> Non
     assert json.loads(ingest["PREFIX_PROMPTS"]) == {"incoming/drums/": "isolate the drums"}
     assert ingest["INPUT_PREFIX"] == "incoming/"
     assert ingest["UPLOAD_LEASE_SECONDS"] == str(stack.functions["IngestFunction"].timeout)
+    assert ingest["INGEST_QUEUE_URL"] == stack.queues["IngestQueue"].url
+    assert ingest["EVENT_BUS_NAME"] == "default"
     collect = stack.functions["CollectFunction"].environment
     assert collect["GIVE_UP_AFTER_SECONDS"] == "86400"
     assert int(collect["MAX_CHECK_DELAY_SECONDS"]) <= 900
+    assert ingest["PARK_DELAY_SECONDS"] == collect["PARK_DELAY_SECONDS"] == "60"
 
 
 def test_signed_url_hosts_reach_every_function_that_calls_the_api(build_stack: BuildStack) -> None:

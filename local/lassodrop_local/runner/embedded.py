@@ -28,6 +28,9 @@ LOCAL_API_KEY = "al_local_key"
 FIRST_CHECK_DELAY_SECONDS = "1"
 EMULATOR_MAX_CHECK_DELAY_SECONDS = "2"
 SERVICE_MAX_CHECK_DELAY_SECONDS = "10"
+# A file waiting for the account (lassodrop.waiting) is looked at again after seconds, not after a minute.
+EMULATOR_PARK_DELAY_SECONDS = "2"
+SERVICE_PARK_DELAY_SECONDS = "10"
 # Long enough to see the provider's "queued" and "processing" stages go by.
 EMULATOR_QUEUE_SECONDS = 1.0
 EMULATOR_RUN_SECONDS = 2.0
@@ -54,6 +57,7 @@ def function_overrides(provider: Provider) -> dict[str, str]:
         "MAX_CHECK_DELAY_SECONDS": EMULATOR_MAX_CHECK_DELAY_SECONDS
         if local
         else SERVICE_MAX_CHECK_DELAY_SECONDS,
+        "PARK_DELAY_SECONDS": EMULATOR_PARK_DELAY_SECONDS if local else SERVICE_PARK_DELAY_SECONDS,
     }
 
 

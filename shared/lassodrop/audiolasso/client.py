@@ -301,7 +301,13 @@ class AudioLassoClient:
         except requests.RequestException as error:
             failure = network_error(error, method, url)
         else:
-            return response if redirect_ok and response.is_redirect else _checked(response)
+            if redirect_ok and response.is_redirect:
+                return response
+            try:
+                return _checked(response)
+            except AudioLassoError as refused:
+                refused.from_signed_url = True
+                raise
         raise failure  # outside the except block: see network_error
 
     def _get_following_redirects(self, url: str) -> requests.Response:

@@ -35,6 +35,9 @@ class AudioLassoError(Exception):
         message = short_text(message)
         super().__init__(message)
         self.message = message
+        # Answered by a signed storage URL (an upload or output), which carries no API key: its 401 or 403 is
+        # about that URL, never about the account.
+        self.from_signed_url = False
         self.status_code = status_code
         self.code = short_text(code) if code else code
         self.param = short_text(param) if param else param
@@ -180,7 +183,7 @@ def classify(error: AudioLassoError, call: Call = Call.READ) -> Verdict:
         return Verdict.RETRY
     if isinstance(error, (UnexpectedResponseError, NotReadyError)) and not isinstance(error, JobFailedError):
         return Verdict.RETRY_LATER
-    if isinstance(error, _ACCOUNT):
+    if isinstance(error, _ACCOUNT) and not error.from_signed_url:
         return Verdict.ACCOUNT
     return Verdict.TERMINAL
 

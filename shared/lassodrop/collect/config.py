@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from lassodrop.messages import (
     SQS_MAX_DELAY_SECONDS,
     WEBHOOK_CHECK_INTERVAL_SECONDS,
+    read_park_delay,
     read_webhook_check_interval,
 )
 from lassodrop.runtime import ApiSettings, read_int, require
@@ -26,6 +27,7 @@ class CollectConfig:
     give_up_after_seconds: int
     max_check_delay_seconds: int
     max_output_bytes: int
+    park_delay_seconds: int
     # How long a claimed job stays ours while its outputs are copied: the function's longest run.
     collect_lease_seconds: int = 900
     first_poll_delay_seconds: int = 30
@@ -52,4 +54,5 @@ class CollectConfig:
             ),
             max_output_bytes=read_int(env, "MAX_OUTPUT_BYTES", default=5 * 1024**3, low=1),
             webhook_check_interval_seconds=read_webhook_check_interval(env),
+            park_delay_seconds=read_park_delay(env),
         )

@@ -1,4 +1,7 @@
-"""One check message: read the job once, then re-check later, collect the outputs, or record its end."""
+"""One check message: read the job once, then re-check later, collect the outputs, or record its end.
+
+Account trouble (a refused key or scope) is no end: the job waits and its check is parked (lassodrop.waiting).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +17,12 @@ from boto3.s3.transfer import TransferConfig
 
 from lassodrop.audiolasso.errors import (
     AudioLassoError,
+    AuthenticationError,
     ExpiredError,
     JobFailedError,
     NotFoundError,
     NotReadyError,
+    PermissionDeniedError,
     UnsafeUrlError,
     Verdict,
     classify,
@@ -36,13 +41,18 @@ from lassodrop.collect.outputs import (
     transfer_config,
 )
 from lassodrop.events import EndEvents, EventPublisher
-from lassodrop.jobs import ConcurrentChangeError, Ending, Job, JobError, JobStore, Status
+from lassodrop.jobs import ConcurrentChangeError, Ending, Job, JobError, JobStore, Status, Step, Waiting
 from lassodrop.messages import SQS_MAX_DELAY_SECONDS, CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
 from lassodrop.timestamps import epoch, iso, parse_iso, utcnow
+from lassodrop.waiting import Gate, Passage, Pauses, call_with_fresh_key, never_refreshes, waiting_of
 
 if TYPE_CHECKING:
     from lassodrop.audiolasso import AudioLassoClient
+
+
+class OutputUrlRefusedError(RuntimeError):
+    """A signed output URL answered 401/403: retried through SQS (never a pause: the URL has no key)."""
 
 
 @dataclass
@@ -55,6 +65,8 @@ class Collector:
     s3: Any
     checks: CheckQueue
     publisher: EventPublisher
+    pauses: Pauses
+    refresh_key: Callable[[], bool] = never_refreshes
     clock: Callable[[], datetime] = utcnow
     transfer: TransferConfig = field(default_factory=transfer_config)
 
@@ -76,18 +88,29 @@ class Collector:
         logger.append_keys(object_key=job.key, request_id=job.request_id)
         if job.is_terminal:
             return self.ends.publish_pending(job)
+        if job.status is Status.WAITING and job.waiting_step is Step.COLLECT:
+            return self._resume(job, message)
         if job.status not in (Status.SUBMITTED, Status.COLLECTING) or not job.request_id:
             # Ingest has not submitted yet; it enqueues its own first check once it has.
             logger.info("check before submit", status=job.status)
             return "not-submitted"
         if job.status == Status.COLLECTING and (job.lease_until or 0) >= epoch(self.clock()):
             return self._leave_to_collector(job, message)
+        passage = self.pauses.gate(Step.COLLECT)
+        if passage.held_for is not None:
+            return self._wait(job, message, passage.held_for, met=False)
+        return self._follow(job, message, passage)
+
+    def _follow(self, job: Job, message: CheckMessage, passage: Passage, *, counted: bool = False) -> str:
+        """Read the job's status for this message: a webhook at most once per interval, a chain link once."""
         if message.reason == CheckReason.WEBHOOK:
             # A webhook starts no chain, and causes at most one status read per job per interval.
-            return self._check(job, message) if self._take_webhook_check(job) else "throttled"
+            if not self._take_webhook_check(job):
+                return "throttled"
+            return self._check(job, message, passage, counted=counted)
         if job.status != Status.SUBMITTED:
             # A COLLECTING row whose lease ran out is decided by claim_collect.
-            return self._check(job, message)
+            return self._check(job, message, passage, counted=counted)
         # Messages queued before links were numbered belong to the link the row is at.
         link = job.checks if message.link is None else message.link
         claimed = self.jobs.claim_check(job.object_id, link, self.clock())
@@ -95,17 +118,41 @@ class Collector:
             logger.info("duplicate check dropped", link=link, row_link=job.checks)
             return "duplicate"
         try:
-            return self._check(claimed, replace(message, link=link))
+            return self._check(claimed, replace(message, link=link), passage, counted=counted)
         except BaseException:
             # Let the redelivered copy of this link take it at once rather than be dropped as a duplicate.
             self.jobs.release_check(job.object_id, link)
             raise
 
-    def _check(self, job: Job, message: CheckMessage) -> str:
+    def _resume(self, job: Job, message: CheckMessage) -> str:
+        """A check for a job waiting for the account: park it again, or take it up (as the probe, maybe)."""
+        if message.reason == CheckReason.WEBHOOK:
+            # The job's own poll chain is parked and takes it up; resuming here could end that chain.
+            return "waiting"
+        passage = self.pauses.gate(Step.COLLECT)
+        if passage.held_for is not None:
+            self._park(message)
+            return "waiting"
+        resumed = self.jobs.resume_collect(job.object_id)
+        if resumed is None:
+            logger.info("waiting job changed before it was resumed")
+            return "lost-race"
+        logger.info("waiting job resumed", waited_since=job.waiting_since)
+        # Copies of the parked link that were parked side by side meet here: one takes the link.
+        return self._follow(resumed, message, passage, counted=True)
+
+    def _check(self, job: Job, message: CheckMessage, passage: Passage, *, counted: bool = False) -> str:
         try:
-            status = self.api.status(job.request_id, status_url=job.status_url)
-            return self._act_on(job, status, message)
+            status = call_with_fresh_key(
+                self.api_client,
+                self.refresh_key,
+                lambda api: api.status(job.request_id or "", status_url=job.status_url),
+            )
+            outcome = self._act_on(job, status, message)
         except AudioLassoError as error:
+            waiting = waiting_of(error)
+            if waiting is not None:
+                return self._wait(job, message, waiting, counted=counted)
             if classify(error) is not Verdict.TERMINAL:
                 raise
             # Asking again gets the same answer (a URL we refuse, a request the service does not know), so
@@ -113,6 +160,31 @@ class Collector:
             logger.warning("job cannot be followed", error=str(error))
             # The row keeps the code and the client's bounded message (str() would prefix the status again).
             return self._fail(job, _code_of(error), error.message, reason="the job could not be followed")
+        if passage.gate is Gate.PROBE:
+            # Closed only once the whole step went through: a status read alone would not prove the result
+            # can be read too, and closing too early would open the breaker again (and tell twice).
+            self.pauses.went_on()
+        return outcome
+
+    def _wait(
+        self, job: Job, message: CheckMessage, waiting: Waiting, *, counted: bool = False, met: bool = True
+    ) -> str:
+        """The job waits for the account: its row says why, the breaker opens, its check is parked."""
+        if self.jobs.wait_collect(job.object_id, waiting, self.clock()) is None:
+            logger.info("job changed before it could wait", status=job.status)
+            return "lost-race"
+        self.pauses.started_waiting(waiting, Step.COLLECT, counted=counted, met=met)
+        self._park(message)
+        return "waiting"
+
+    def _park(self, message: CheckMessage) -> None:
+        """Send the job's check again, delayed; the message in hand is then acknowledged (never a DLQ)."""
+        if message.reason == CheckReason.WEBHOOK:
+            # A webhook's check is a hint and starts no chain; the job's poll chain carries on parked.
+            return
+        delay = self.pauses.park_delay_seconds
+        self.checks.send(message, delay)
+        logger.info("check parked", delay_seconds=delay, link=message.link)
 
     def _take_webhook_check(self, job: Job) -> bool:
         """One webhook-caused status read per job per interval, however many are queued (see webhook.py)."""
@@ -221,6 +293,9 @@ class Collector:
                 Status.FAILED, "the outputs could not be written", JobError(error.code, error.message)
             )
             return self._end(job, refused, owner=owner)
+        except (AuthenticationError, PermissionDeniedError) as error:
+            # A signed output URL refused (it carries no key): not the account, so retried as before.
+            raise OutputUrlRefusedError(str(error)) from error
         completed = Ending(
             Status.COMPLETED,
             outputs=_outputs_field(stored, self.config.output_bucket, layout.result_key),

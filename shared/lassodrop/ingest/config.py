@@ -4,7 +4,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lassodrop.messages import SQS_MAX_DELAY_SECONDS
+from lassodrop.messages import SQS_MAX_DELAY_SECONDS, read_park_delay
 from lassodrop.runtime import ApiSettings, ConfigError, read_int, require
 
 
@@ -25,7 +25,10 @@ class IngestConfig:
     upload_lease_seconds: int
     webhook_base_url: str | None
     job_ttl_days: int
+    # Account trouble: the object's message is parked back on its own queue, and the breaker's events go here.
+    ingest_queue_url: str
     event_bus_name: str
+    park_delay_seconds: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "IngestConfig":
@@ -43,7 +46,9 @@ class IngestConfig:
             upload_lease_seconds=read_int(env, "UPLOAD_LEASE_SECONDS", default=900, low=1),
             webhook_base_url=_webhook_base_url(env),
             job_ttl_days=read_int(env, "JOB_TTL_DAYS", default=90, low=1),
+            ingest_queue_url=require(env, "INGEST_QUEUE_URL"),
             event_bus_name=require(env, "EVENT_BUS_NAME"),
+            park_delay_seconds=read_park_delay(env),
         )
 
 

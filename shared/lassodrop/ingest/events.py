@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 
 class UnrecognizedEventError(ValueError):
@@ -98,6 +98,25 @@ def _eventbridge_refs(event: Mapping[str, Any]) -> list[ObjectRef]:
             event_time=event.get("time"),
         )
     ]
+
+
+def notification_body(ref: ObjectRef) -> str:
+    """One object's own S3 notification, as a message body that `parse_message_body` reads back as `ref`.
+
+    A parked object is re-sent alone in this shape whatever it arrived in (a batch, EventBridge, a direct
+    invocation), so its next delivery handles just it, exactly as the first did.
+    """
+    obj: dict[str, Any] = {"key": quote_plus(ref.key, safe="/")}
+    obj |= {"versionId": ref.version_id} if ref.version_id else {}
+    obj |= {"eTag": ref.etag} if ref.etag else {}
+    obj |= {"size": ref.size} if ref.size is not None else {}
+    record: dict[str, Any] = {
+        "eventSource": "aws:s3",
+        "eventName": ref.event_name if ref.event_name.startswith("ObjectCreated:") else "ObjectCreated:Put",
+        "s3": {"bucket": {"name": ref.bucket}, "object": obj},
+    }
+    record |= {"eventTime": ref.event_time} if ref.event_time else {}
+    return json.dumps({"Records": [record]})
 
 
 def _bare_etag(etag: Any) -> str | None:

@@ -34,6 +34,7 @@ class Outcome(StrEnum):
     SKIPPED = "SKIPPED"  # folder keys and keys outside the input prefix: no row
     DUPLICATE = "DUPLICATE"  # the row is already submitted or finished
     CHECK_REQUEUED = "CHECK_REQUEUED"  # submitted earlier, but its first status check was never queued
+    WAITING = "WAITING"  # account trouble at AudioLasso: the row waits and the message was parked
 
 
 class OutcomeRecorder:

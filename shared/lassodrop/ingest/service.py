@@ -1,8 +1,9 @@
 """What ingest does with one created object: claim its job row, check it, relay it, submit it, queue a check.
 
 Terminal problems (bad input, an object that is gone, a 4xx from AudioLasso) are recorded on the job row and
-returned; retryable ones (network, 5xx, throttling) are raised, so only that
-SQS message fails and is redelivered, and lands in the DLQ if it keeps failing.
+returned; retryable ones (network, 5xx, throttling) are raised, so only that SQS message fails and is
+redelivered, and lands in the DLQ if it keeps failing. Account trouble (401, 402, 403) is neither: the row
+waits and the object's message is parked (lassodrop.waiting).
 
 The API has no idempotency key, so a submit that may have reached AudioLasso is never sent again: the row
 notes the submit before it is sent, and a submit with no usable answer (or a worker that died during it) ends
@@ -10,6 +11,7 @@ the row FAILED with SUBMIT_UNCONFIRMED instead of risking a second paid job.
 """
 
 import secrets
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -25,7 +27,7 @@ from lassodrop.audiolasso.errors import Call, Verdict, classify
 from lassodrop.audiolasso.models import Submission
 from lassodrop.events import EndEvents, EventPublisher
 from lassodrop.ingest.config import IngestConfig
-from lassodrop.ingest.events import ObjectRef, parse_event, parse_message_body
+from lassodrop.ingest.events import ObjectRef, notification_body, parse_event, parse_message_body
 from lassodrop.ingest.outcomes import Outcome, OutcomeRecorder
 from lassodrop.ingest.prompts import PromptChoice, choose_prompt
 from lassodrop.ingest.rejections import RejectCode, Rejection
@@ -38,11 +40,16 @@ from lassodrop.jobs import (
     JobStore,
     ObjectDetails,
     Status,
+    Step,
+    Waiting,
+    object_id_for,
 )
+from lassodrop.jobs.breaker import BreakerStore
 from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
 from lassodrop.runtime import AwsClients, ClientFactory
 from lassodrop.timestamps import utcnow
+from lassodrop.waiting import Gate, Passage, Pauses, call_with_fresh_key, never_refreshes, waiting_of
 
 _OBJECT_LOG_KEYS = ("bucket", "object_key", "version_id", "object_id", "request_id", "attempt")
 
@@ -66,6 +73,28 @@ class SubmitUnconfirmedError(Exception):
         self.error = error
 
 
+class AccountTroubleError(Exception):
+    """AudioLasso refused the account (key, credits, scope); `file_id` is the finished upload, if any."""
+
+    def __init__(self, waiting: Waiting, file_id: str | None) -> None:
+        super().__init__(f"{waiting.waiting_for}: {waiting.message}")
+        self.waiting = waiting
+        self.file_id = file_id
+
+
+@dataclass(frozen=True)
+class IngestQueue:
+    """The ingest function's own queue, where an object waiting for the account is parked."""
+
+    sqs: Any
+    queue_url: str
+
+    def park(self, ref: ObjectRef, delay_seconds: int) -> None:
+        self.sqs.send_message(
+            QueueUrl=self.queue_url, MessageBody=notification_body(ref), DelaySeconds=delay_seconds
+        )
+
+
 @dataclass
 class IngestService:
     config: IngestConfig
@@ -74,6 +103,9 @@ class IngestService:
     checks: CheckQueue
     client: Callable[[], AudioLassoClient]
     publisher: EventPublisher
+    queue: IngestQueue
+    pauses: Pauses
+    refresh_key: Callable[[], bool] = never_refreshes
     new_token: Callable[[], str] = lambda: secrets.token_urlsafe(32)
     clock: Callable[[], datetime] = utcnow
     # Not a secret (the token is), but random, so the URL says nothing about the object.
@@ -125,6 +157,12 @@ class IngestService:
         except Rejection as rejection:  # an event naming neither version nor ETag, for a deleted object
             logger.warning("object gone before it had a row", code=rejection.code, reason=rejection.reason)
             return Outcome.REJECTED
+        passage = self.pauses.gate(Step.UPLOAD)
+        was_waiting = passage.gate is not Gate.GO and self._is_waiting(obj)
+        if passage.held_for is not None and was_waiting:
+            logger.info("object still waits for the AudioLasso account; parked again")
+            self.queue.park(ref, self.config.park_delay_seconds)
+            return Outcome.WAITING
         claim = self.jobs.claim_upload(
             obj.bucket,
             obj.key,
@@ -150,7 +188,14 @@ class IngestService:
             return Outcome.DUPLICATE
         if claim.result is ClaimResult.SUBMIT_UNCONFIRMED:
             return self.outcomes.fail_interrupted_submit(claim.job)
-        return self._ingest(claim.job, obj)
+        if passage.held_for is not None:
+            held = AccountTroubleError(passage.held_for, None)
+            return self._wait(claim.job, ref, held, counted=False, met=False)
+        return self._ingest(claim.job, obj, ref, passage, was_waiting=was_waiting)
+
+    def _is_waiting(self, obj: PinnedObject) -> bool:
+        job = self.jobs.get(object_id_for(obj.bucket, obj.key, version_id=obj.version_id, etag=obj.etag))
+        return job is not None and job.status is Status.WAITING and job.waiting_step is Step.UPLOAD
 
     def _pin(self, ref: ObjectRef) -> PinnedObject:
         if ref.version_id or ref.etag:
@@ -159,9 +204,13 @@ class IngestService:
         head = self.objects.head(PinnedObject(ref.bucket, ref.key))
         return PinnedObject(ref.bucket, ref.key, head.version_id, head.etag)
 
-    def _ingest(self, job: Job, obj: PinnedObject) -> Outcome:
+    def _ingest(
+        self, job: Job, obj: PinnedObject, ref: ObjectRef, passage: Passage, *, was_waiting: bool
+    ) -> Outcome:
         try:
             submission = self._upload_and_submit(job, obj)
+        except AccountTroubleError as trouble:
+            return self._wait(job, ref, trouble, counted=was_waiting)
         except Rejection as rejection:
             return self.outcomes.reject(job, rejection)
         except InvalidInputError as error:  # the client's own pre-check: bad input, not a service failure
@@ -180,10 +229,31 @@ class IngestService:
             # Whatever this was, a submit marker set before it stays: the row is then never resubmitted.
             self.outcomes.release(job)
             raise
+        if passage.gate is Gate.PROBE:
+            self.pauses.went_on()
         if submission is None:
             return Outcome.DUPLICATE
         self._enqueue_first_check(submission)
         return Outcome.SUBMITTED
+
+    def _wait(
+        self, job: Job, ref: ObjectRef, trouble: AccountTroubleError, *, counted: bool, met: bool = True
+    ) -> Outcome:
+        """Pause the object for account trouble: its row waits, the breaker opens, its message is parked.
+
+        `counted`: it was waiting already (a probe that failed again), so it is not counted as a new one;
+        `met`: AudioLasso refused this very object (not held by the breaker without a call).
+        """
+        waited = self.jobs.wait_upload(
+            job.object_id, attempt=job.attempts, waiting=trouble.waiting, file_id=trouble.file_id
+        )
+        if waited is None:
+            raise ConcurrentChangeError(f"{job.object_id} was taken over by another worker")
+        self.pauses.started_waiting(trouble.waiting, Step.UPLOAD, counted=counted, met=met)
+        # Acknowledged once parked: a wait must never count towards the queue's maxReceiveCount (DLQ).
+        self.queue.park(ref, self.config.park_delay_seconds)
+        logger.info("object waits; its message is parked", delay_seconds=self.config.park_delay_seconds)
+        return Outcome.WAITING
 
     def _upload_and_submit(self, job: Job, obj: PinnedObject) -> Job | None:
         head = self.objects.head(obj)
@@ -196,15 +266,30 @@ class IngestService:
         choice = choose_prompt(obj.key, head.metadata, self.config.prefix_prompts, self.config.default_prompt)
         webhook = self._new_webhook(job)
         self._record_details(job, obj, head, content_type, choice, webhook)
-        client = self.client()
-        result = relay(client, self.objects, obj, content_type=content_type, size=head.size)
+        if job.file_id:
+            logger.info("submitting the upload made before the account trouble", file_id=job.file_id)
+        file_id = job.file_id or self._relay(obj, content_type, head.size)
+        submission = self._submit(job, choice, file_id, webhook)
+        return self._record_submission(job, file_id, submission)
+
+    def _relay(self, obj: PinnedObject, content_type: str, size: int) -> str:
+        try:
+            result = call_with_fresh_key(
+                self.client,
+                self.refresh_key,
+                lambda client: relay(client, self.objects, obj, content_type=content_type, size=size),
+            )
+        except AudioLassoError as error:
+            waiting = waiting_of(error)
+            if waiting is None:
+                raise
+            raise AccountTroubleError(waiting, None) from error
         metrics.add_metric(name="BytesRelayed", unit=MetricUnit.Bytes, value=result.bytes_sent)
         metrics.add_metric(name="RelaySeconds", unit=MetricUnit.Seconds, value=result.seconds)
         logger.info(
             "upload finished", bytes=result.bytes_sent, seconds=round(result.seconds, 3), opens=result.opens
         )
-        submission = self._submit(client, job, choice, result.upload.file_id, webhook)
-        return self._record_submission(job, result.upload.file_id, submission)
+        return result.upload.file_id
 
     def _new_webhook(self, job: Job) -> WebhookCredentials | None:
         """With webhooks on, a fresh id and token for this attempt; the id's pointer is written first."""
@@ -215,22 +300,27 @@ class IngestService:
         return webhook
 
     def _submit(
-        self,
-        client: AudioLassoClient,
-        job: Job,
-        choice: PromptChoice,
-        file_id: str,
-        webhook: WebhookCredentials | None,
+        self, job: Job, choice: PromptChoice, file_id: str, webhook: WebhookCredentials | None
     ) -> Submission:
         if self.jobs.mark_submit_started(job.object_id, attempt=job.attempts) is None:
             raise ConcurrentChangeError(f"{job.object_id} was taken over by another worker")
+        webhook_url = self._webhook_url(webhook)
         try:
-            return client.submit(
-                choice.prompt, file_id=file_id, spans=choice.spans, webhook_url=self._webhook_url(webhook)
+            return call_with_fresh_key(
+                self.client,
+                self.refresh_key,
+                lambda client: client.submit(
+                    choice.prompt, file_id=file_id, spans=choice.spans, webhook_url=webhook_url
+                ),
+                Call.SUBMIT,
             )
         except AudioLassoError as error:
             if classify(error, Call.SUBMIT) is Verdict.UNKNOWN_OUTCOME:
                 raise SubmitUnconfirmedError(error) from error
+            waiting = waiting_of(error, Call.SUBMIT)
+            if waiting is not None:
+                # Refused before any job was made (JobStore.wait_upload): submitting after the pause is safe.
+                raise AccountTroubleError(waiting, file_id) from error
             raise
 
     def _record_details(
@@ -316,14 +406,20 @@ def _object_log_context(ref: ObjectRef) -> Iterator[None]:
 
 
 def build_service(
-    config: IngestConfig, clients: AwsClients, client: Callable[[], AudioLassoClient] | None = None
+    config: IngestConfig, clients: AwsClients, client: ClientFactory | None = None
 ) -> IngestService:
     """Wire the service to AWS and AudioLasso; tests pass moto-backed clients and an emulator client."""
+    factory = client or ClientFactory(config.api)
+    table = clients.table(config.jobs_table)
+    publisher = EventPublisher(clients.events, config.event_bus_name)
     return IngestService(
         config=config,
-        jobs=JobStore(clients.table(config.jobs_table)),
+        jobs=JobStore(table),
         objects=S3Objects(clients.s3),
         checks=CheckQueue(clients.sqs, config.check_queue_url),
-        client=client or ClientFactory(config.api),
-        publisher=EventPublisher(clients.events, config.event_bus_name),
+        client=factory,
+        publisher=publisher,
+        queue=IngestQueue(clients.sqs, config.ingest_queue_url),
+        pauses=Pauses(BreakerStore(table), publisher, config.park_delay_seconds, time.time),
+        refresh_key=factory.refresh,
     )

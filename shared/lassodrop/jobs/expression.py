@@ -11,7 +11,8 @@ from lassodrop.jobs.row import ATTRIBUTES, storable
 class UpdateExpression:
     """Builds SET/REMOVE clauses; names outside the item's model are refused, so items cannot grow ad hoc.
 
-    `attributes` is that model's names: the job row's unless told (the webhook pointer has its own).
+    `attributes` is that model's names: the job row's unless another kind of item (the webhook pointer, the
+    breaker) says.
     """
 
     def __init__(self, attributes: frozenset[str] = ATTRIBUTES) -> None:

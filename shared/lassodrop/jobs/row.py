@@ -42,6 +42,41 @@ class JobError:
     message: str
 
 
+class WaitingFor(StrEnum):
+    """What a WAITING row needs from the account owner, from the status AudioLasso answered."""
+
+    API_KEY = "api key"  # 401
+    CREDITS = "credits"  # 402
+    PERMISSION = "permission"  # 403: the key lacks a scope
+
+
+class Step(StrEnum):
+    """Where a WAITING row goes on: ingest's upload and submit, or collect's status checks."""
+
+    UPLOAD = "upload"
+    COLLECT = "collect"
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Why a row waits: what for, and the provider's message (shortened to WAITING_MESSAGE_CHARS)."""
+
+    waiting_for: WaitingFor
+    message: str
+
+    def attributes(self, step: Step, since: str) -> dict[str, Any]:
+        return {
+            "waiting_for": self.waiting_for,
+            "waiting_message": self.message[:WAITING_MESSAGE_CHARS],
+            "waiting_since": since,
+            "waiting_step": step,
+        }
+
+
+WAITING_MESSAGE_CHARS = 300
+WAITING_ATTRIBUTES = ("waiting_for", "waiting_message", "waiting_since", "waiting_step")
+
+
 @dataclass(frozen=True)
 class ObjectDetails:
     """What ingest learns about the object while it holds the upload lease."""
@@ -106,6 +141,11 @@ class Job:
     event_published: bool | None = None
     publish_lease_until: int | None = None
     event_id: str | None = None
+    # account trouble (status WAITING; see lassodrop.waiting)
+    waiting_for: WaitingFor | None = None
+    waiting_message: str | None = None
+    waiting_since: str | None = None
+    waiting_step: Step | None = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Job:
@@ -116,6 +156,9 @@ class Job:
             plain["error"] = JobError(
                 str(plain["error"].get("code", "")), str(plain["error"].get("message", ""))
             )
+        for name, kind in (("waiting_for", WaitingFor), ("waiting_step", Step)):
+            if plain.get(name) is not None:
+                plain[name] = kind(plain[name])
         if isinstance(plain.get("spans"), str):
             plain["spans"] = json.loads(plain["spans"])
         return cls(**plain)

@@ -11,11 +11,17 @@
                               │   started)                          TIMED_OUT or EXPIRED
                               ├─mark_rejected──────────▶ REJECTED
                               ├─mark_failed────────────▶ FAILED
-                              └─mark_submit_unconfirmed▶ FAILED (SUBMIT_UNCONFIRMED)
+                              ├─mark_submit_unconfirmed▶ FAILED (SUBMIT_UNCONFIRMED)
+                              └─wait_upload────────────▶ WAITING (upload) ──claim_upload──▶ UPLOADING
+ SUBMITTED, or COLLECTING once its lease ran out ─wait_collect─▶ WAITING (collect) ─resume_collect─▶ SUBMITTED
  mark_check_enqueued: on SUBMITTED and later, status unchanged.
  claim_publish, mark_published: on every terminal status (whoever wrote it), status unchanged.
  take_webhook_check: on SUBMITTED or COLLECTING, status unchanged, at most once per interval.
 ```
+
+WAITING is account trouble at AudioLasso (a bad key, no credits, a missing scope: `waiting_for`), never the
+file's fault: the row says which step it waits in (`waiting_step`) and goes on from there once the account is
+fixed (lassodrop.waiting), so it is neither terminal nor ever failed for it.
 
 `MOVES` is that drawing as data: for each named transition of `JobStore`, the statuses it may start from and
 the status it leaves. Some moves have a further precondition, checked in the same conditional write and named
@@ -38,6 +44,7 @@ class Status(StrEnum):
     REJECTED = "REJECTED"
     TIMED_OUT = "TIMED_OUT"
     EXPIRED = "EXPIRED"
+    WAITING = "WAITING"
 
 
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.REJECTED, Status.TIMED_OUT, Status.EXPIRED})
@@ -63,9 +70,10 @@ _UPLOADING = frozenset({Status.UPLOADING})
 MOVES: dict[str, Move] = {
     # ingest
     "claim_upload": Move(
-        frozenset({Status.RECEIVED, Status.UPLOADING}),
+        frozenset({Status.RECEIVED, Status.UPLOADING, Status.WAITING}),
         Status.UPLOADING,
-        "or no row yet; an UPLOADING row only once its lease ran out and no submit was started",
+        "or no row yet; an UPLOADING row only once its lease ran out and no submit was started; a WAITING"
+        " row only while it waits in the upload step",
     ),
     "record_details": Move(_UPLOADING, None, "caller holds the upload lease (attempt)"),
     "mark_submit_started": Move(_UPLOADING, None, "caller holds the upload lease (attempt)"),
@@ -77,6 +85,7 @@ MOVES: dict[str, Move] = {
     "mark_check_enqueued": Move(SUBMITTED_OR_LATER, None),
     "mark_rejected": Move(frozenset({Status.RECEIVED, Status.UPLOADING}), Status.REJECTED),
     "mark_failed": Move(frozenset({Status.RECEIVED, Status.UPLOADING}), Status.FAILED),
+    "wait_upload": Move(_UPLOADING, Status.WAITING, "caller holds the upload lease (attempt)"),
     # collect
     "claim_check": Move(
         frozenset({Status.SUBMITTED}), None, "the row is at the caller's link and no live check lease"
@@ -90,6 +99,10 @@ MOVES: dict[str, Move] = {
         frozenset({Status.SUBMITTED, Status.COLLECTING}), Status.COLLECTING, "a COLLECTING lease ran out"
     ),
     "release_collect": Move(frozenset({Status.COLLECTING}), Status.SUBMITTED, "caller holds the lease"),
+    "wait_collect": Move(
+        frozenset({Status.SUBMITTED, Status.COLLECTING}), Status.WAITING, "COLLECTING: its lease ran out"
+    ),
+    "resume_collect": Move(frozenset({Status.WAITING}), Status.SUBMITTED, "it waits in the collect step"),
     "finish": Move(
         frozenset({Status.SUBMITTED, Status.COLLECTING}),
         COLLECT_TERMINAL,

@@ -23,9 +23,12 @@ from lassodrop.jobs.expression import UpdateExpression
 from lassodrop.jobs.row import (
     POINTER_ATTRIBUTES,
     SUBMIT_UNCONFIRMED,
+    WAITING_ATTRIBUTES,
     Job,
     JobError,
     ObjectDetails,
+    Step,
+    Waiting,
     WebhookPointer,
     object_id_for,
     source_uri_for,
@@ -145,6 +148,7 @@ class JobStore:
     ) -> Claim:
         """Create the row, or take over one whose upload lease ran out, as UPLOADING leased to the caller.
 
+        A row WAITING in the upload step is taken over too (it holds no lease), its waiting fields cleared.
         Counts the attempt. Anything else (a live lease, a submitted or finished job, a submit that may have
         reached AudioLasso) is reported, not changed.
         """
@@ -160,10 +164,18 @@ class JobStore:
             sets={**identity, "lease_until": int(now) + lease_seconds},
             first_time={"created_at": iso(now), "expires_at_epoch": int(now) + ttl_days * 86_400},
             add={"attempts": 1},
+            remove=WAITING_ATTRIBUTES,
             # A row whose submit was started is never taken over: see ClaimResult.SUBMIT_UNCONFIRMED.
             condition="#status = :received"
-            " OR (lease_until < :now AND attribute_not_exists(submit_started_at))",
-            values={":received": Status.RECEIVED, ":now": int(now)},
+            " OR (#status = :waiting AND waiting_step = :upload)"
+            " OR (#status = :uploading AND lease_until < :now AND attribute_not_exists(submit_started_at))",
+            values={
+                ":received": Status.RECEIVED,
+                ":waiting": Status.WAITING,
+                ":upload": Step.UPLOAD,
+                ":uploading": Status.UPLOADING,
+                ":now": int(now),
+            },
         )
         if updated is not None:
             return Claim(ClaimResult.CLAIMED, updated)
@@ -173,7 +185,8 @@ class JobStore:
         job = self.get(object_id)
         if job is None:  # deleted by TTL in between: vanishingly rare, and a retry will claim it
             raise ConcurrentChangeError(f"{object_id} changed while being claimed")
-        if job.status in SUBMITTED_OR_LATER:
+        waits_in_collect = job.status is Status.WAITING and job.waiting_step is Step.COLLECT
+        if job.status in SUBMITTED_OR_LATER or waits_in_collect:
             return Claim(ClaimResult.ALREADY_SUBMITTED, job)
         if job.status in TERMINAL:
             return Claim(ClaimResult.FINISHED, job)
@@ -284,6 +297,26 @@ class JobStore:
         sets = {"error": JobError(code, message), "reason": reason, **self._event_pending()}
         return self._move("mark_failed", object_id, sets=sets, remove=["lease_until"])
 
+    def wait_upload(
+        self, object_id: str, *, attempt: int, waiting: Waiting, file_id: str | None = None
+    ) -> Job | None:
+        """UPLOADING -> WAITING in the upload step after account trouble; releases the lease.
+
+        Keeps `file_id` (a finished upload) so the resumed row submits it without uploading again. The submit
+        marker is cleared: a submit AudioLasso answered 401, 402 or 403 was refused before any job was
+        created (nothing is billed or queued for an unauthenticated, unpaid or unpermitted call), so
+        submitting again after the pause cannot make a second paid job.
+        """
+        sets = waiting.attributes(Step.UPLOAD, iso(self._clock()))
+        sets |= {"file_id": file_id} if file_id else {}
+        return self._move(
+            "wait_upload",
+            object_id,
+            sets=sets,
+            remove=["lease_until", "submit_started_at"],
+            fence={"attempts": attempt},
+        )
+
     # Collect's moves.
 
     def claim_check(self, object_id: str, link: int, now: datetime) -> Job | None:
@@ -362,6 +395,31 @@ class JobStore:
             "release_collect", object_id, remove=["lease_owner", "lease_until"], fence={"lease_owner": owner}
         )
         return released is not None
+
+    def wait_collect(self, object_id: str, waiting: Waiting, now: datetime) -> Job | None:
+        """SUBMITTED (or COLLECTING whose lease ran out) -> WAITING in the collect step: account trouble.
+
+        Only status and result reads meet it, and they run before collect claims the row, so no live lease
+        is ever taken away here. The chain link's check lease goes too: the parked link takes it again.
+        """
+        return self._move(
+            "wait_collect",
+            object_id,
+            sets=waiting.attributes(Step.COLLECT, iso(now)),
+            remove=["lease_owner", "lease_until", "check_lease_until"],
+            condition="#status = :submitted OR lease_until < :now",
+            values={":submitted": Status.SUBMITTED, ":now": epoch(now)},
+        )
+
+    def resume_collect(self, object_id: str) -> Job | None:
+        """WAITING in the collect step -> SUBMITTED, its waiting fields cleared, to be checked at once."""
+        return self._move(
+            "resume_collect",
+            object_id,
+            remove=WAITING_ATTRIBUTES,
+            condition="waiting_step = :collect",
+            values={":collect": Step.COLLECT},
+        )
 
     def finish(self, object_id: str, ending: Ending, now: datetime, *, owner: str | None) -> Job | None:
         """Write a terminal status; returns the new row, or None when another writer got there.
