@@ -10,9 +10,11 @@ the row FAILED with SUBMIT_UNCONFIRMED instead of risking a second paid job.
 """
 
 import secrets
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,8 +22,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lassodrop.audiolasso import AudioLassoClient, AudioLassoError, InvalidInputError
-from lassodrop.audiolasso.errors import Call, Verdict, classify
-from lassodrop.audiolasso.models import Submission
+from lassodrop.audiolasso.errors import Call, ExpiredError, NotFoundError, Verdict, classify
+from lassodrop.audiolasso.models import Submission, Upload
 from lassodrop.ingest.config import IngestConfig
 from lassodrop.ingest.events import ObjectRef, parse_event, parse_message_body
 from lassodrop.ingest.outcomes import Outcome, OutcomeRecorder
@@ -41,7 +43,11 @@ from lassodrop.jobs import (
 from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
 from lassodrop.runtime import AwsClients, ClientFactory
+from lassodrop.timestamps import iso, parse_iso
 
+# A recorded upload is reused by a retry only while it has this much life left: room for the submit (and
+# the client's own retries of the calls before it) to reach AudioLasso well before the file can expire.
+FILE_REUSE_MARGIN_SECONDS = 300
 _OBJECT_LOG_KEYS = ("bucket", "object_key", "version_id", "object_id", "request_id", "attempt")
 
 
@@ -65,6 +71,7 @@ class IngestService:
     checks: CheckQueue
     client: Callable[[], AudioLassoClient]
     new_token: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+    clock: Callable[[], float] = time.time
     outcomes: OutcomeRecorder = field(init=False)
 
     def __post_init__(self) -> None:
@@ -179,14 +186,59 @@ class IngestService:
         token = self.new_token() if self.config.webhook_base_url else None
         self._record_details(job, obj, head, content_type, choice, token)
         client = self.client()
-        result = relay(client, self.objects, obj, content_type=content_type, size=head.size)
+        reused = self._reusable_file(job)
+        file_id = reused or self._upload(client, job, obj, content_type, head.size)
+        try:
+            submission = self._submit(client, job, choice, file_id, token)
+        except (NotFoundError, ExpiredError) as error:
+            if reused is None:
+                raise
+            # The service lost the file early (its retention is not published): it took no job, so one fresh
+            # upload and submit is safe. The submit marker stays set meanwhile: a worker dying now ends the
+            # row as unconfirmed, the safe side.
+            logger.info(
+                "recorded upload unknown at submit; uploading again", file_id=reused, error=str(error)
+            )
+            file_id = self._upload(client, job, obj, content_type, head.size)
+            submission = self._submit(client, job, choice, file_id, token)
+        return self._record_submission(job, file_id, submission)
+
+    def _reusable_file(self, job: Job) -> str | None:
+        """The file an earlier attempt uploaded, while it has FILE_REUSE_MARGIN_SECONDS of life left."""
+        expires = parse_iso(job.file_expires_at)
+        if not job.file_id or expires is None:
+            return None
+        if expires.timestamp() - self.clock() < FILE_REUSE_MARGIN_SECONDS:
+            logger.info(
+                "recorded upload too close to expiry; uploading again", file_expires_at=job.file_expires_at
+            )
+            return None
+        logger.info("reusing the recorded upload", file_id=job.file_id, file_expires_at=job.file_expires_at)
+        metrics.add_metric(name="UploadsReused", unit=MetricUnit.Count, value=1)
+        return job.file_id
+
+    def _upload(
+        self, client: AudioLassoClient, job: Job, obj: PinnedObject, content_type: str, size: int
+    ) -> str:
+        result = relay(client, self.objects, obj, content_type=content_type, size=size)
         metrics.add_metric(name="BytesRelayed", unit=MetricUnit.Bytes, value=result.bytes_sent)
         metrics.add_metric(name="RelaySeconds", unit=MetricUnit.Seconds, value=result.seconds)
         logger.info(
             "upload finished", bytes=result.bytes_sent, seconds=round(result.seconds, 3), opens=result.opens
         )
-        submission = self._submit(client, job, choice, result.upload.file_id, token)
-        return self._record_submission(job, result.upload.file_id, submission)
+        upload, expires = result.upload, file_expiry(result.upload)
+        if expires is None:
+            logger.warning(
+                "upload expiry unreadable; a retry will upload again", expires_at=upload.expires_at
+            )
+        elif (
+            self.jobs.record_upload(
+                job.object_id, attempt=job.attempts, file_id=upload.file_id, file_expires_at=expires
+            )
+            is None
+        ):
+            raise ConcurrentChangeError(f"{job.object_id} was taken over by another worker")
+        return upload.file_id
 
     def _submit(
         self, client: AudioLassoClient, job: Job, choice: PromptChoice, file_id: str, token: str | None
@@ -262,6 +314,24 @@ class IngestService:
         first = CheckMessage(job.object_id, job.request_id, CheckReason.FIRST_CHECK)
         self.checks.send(first, self.config.first_check_delay_seconds)
         self.jobs.mark_check_enqueued(job.object_id)
+
+
+def file_expiry(upload: Upload) -> str | None:
+    """Until when the uploaded file can be submitted: the earlier of the upload's two documented times.
+
+    The docs publish no retention for uploaded inputs (only that they are temporary and that upload URLs
+    last about an hour), so the file is never counted on past the upload's own `expires_at`, nor past
+    `retention.delete_after` when the service names an earlier one. None when neither can be read.
+    """
+    moments = [moment for moment in map(_moment, (upload.expires_at, upload.delete_after)) if moment]
+    return iso(min(moments)) if moments else None
+
+
+def _moment(value: str | None) -> datetime | None:
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
 
 
 def _pin_version(obj: PinnedObject, head: ObjectHead) -> PinnedObject:

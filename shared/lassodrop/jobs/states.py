@@ -4,6 +4,7 @@
  (no row) ──claim_upload──▶ UPLOADING ──mark_submitted──▶ SUBMITTED ──claim_collect──▶ COLLECTING
  RECEIVED ──claim_upload──▶   │ ▲                          │ ▲   record_check          │   │
                               │ └ record_details,          │ └────release_collect──────┘   │
+                              │   record_upload,           │                               │
                               │   mark_submit_started,     │                               │
                               │   release_lease, and       └────────finish──┐   ┌──finish──┘
                               │   claim_upload once the                     ▼   ▼
@@ -12,7 +13,7 @@
                               ├─mark_rejected──────────▶ REJECTED     (claim_publish, mark_published)
                               ├─mark_failed────────────▶ FAILED
                               └─mark_submit_unconfirmed▶ FAILED (SUBMIT_UNCONFIRMED)
- mark_check_enqueued: on SUBMITTED and later, status unchanged.
+ mark_check_enqueued: on SUBMITTED and later, status unchanged; record_check_failure: on SUBMITTED.
 ```
 
 `MOVES` is that drawing as data: for each named transition of `JobStore`, the statuses it may start from and
@@ -66,6 +67,7 @@ MOVES: dict[str, Move] = {
         "or no row yet; an UPLOADING row only once its lease ran out and no submit was started",
     ),
     "record_details": Move(_UPLOADING, None, "caller holds the upload lease (attempt)"),
+    "record_upload": Move(_UPLOADING, None, "caller holds the upload lease (attempt)"),
     "mark_submit_started": Move(_UPLOADING, None, "caller holds the upload lease (attempt)"),
     "release_lease": Move(_UPLOADING, None, "caller holds the upload lease (attempt)"),
     "mark_submit_unconfirmed": Move(
@@ -77,6 +79,7 @@ MOVES: dict[str, Move] = {
     "mark_failed": Move(frozenset({Status.RECEIVED, Status.UPLOADING}), Status.FAILED),
     # collect
     "record_check": Move(frozenset({Status.SUBMITTED}), None),
+    "record_check_failure": Move(frozenset({Status.SUBMITTED}), None),
     "claim_collect": Move(
         frozenset({Status.SUBMITTED, Status.COLLECTING}), Status.COLLECTING, "a COLLECTING lease ran out"
     ),
