@@ -4,7 +4,7 @@ import os
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,9 +15,8 @@ from lassodrop.collect.service import Collector
 from lassodrop.jobs import JobStore
 from lassodrop.messages import CheckMessage, CheckQueue
 from lassodrop.observability import logger, metrics, tracer
+from lassodrop.redelivery import BackoffBatchProcessor
 from lassodrop.runtime import AwsClients, ClientFactory
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
@@ -33,6 +32,10 @@ def collector() -> Collector:
         checks=CheckQueue(aws.sqs, config.check_queue_url),
         publisher=EventPublisher(aws.events, config.event_bus_name),
     )
+
+
+# A transient failure is retried after a growing delay (lassodrop.redelivery), through collect's SQS client.
+processor = BackoffBatchProcessor(lambda: collector().checks.sqs)
 
 
 def record_handler(record: SQSRecord) -> str:

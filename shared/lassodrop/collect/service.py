@@ -35,6 +35,7 @@ from lassodrop.collect.outputs import (
 from lassodrop.jobs import Ending, Job, JobError, JobStore, LeaseHeldError, Status
 from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
+from lassodrop.redelivery import transient_trouble
 from lassodrop.timestamps import epoch, iso, parse_iso, utcnow
 
 if TYPE_CHECKING:
@@ -79,11 +80,24 @@ class Collector:
             return self._act_on(job, status, message.reason)
         except AudioLassoError as error:
             if classify(error) is not Verdict.TERMINAL:
+                self._note_transient(job, error)
                 raise
             # Asking again gets the same answer (a URL we refuse, a request the service does not know), so
             # record it on the row instead of retrying the message into the DLQ with nothing said.
             logger.warning("job cannot be followed", error=str(error))
             return self._fail(job, _code_of(error), str(error), reason="the job could not be followed")
+
+    def _note_transient(self, job: Job, error: AudioLassoError) -> None:
+        """Log a transient failure in a few words and count it on the row (the message is retried soon)."""
+        trouble = transient_trouble(error)
+        if trouble is None:
+            return
+        logger.warning(trouble.summary, cause=trouble.cause)
+        # Best effort: the retry matters, the note on the row only explains it.
+        try:
+            self.jobs.record_check_failure(job.object_id, str(trouble))
+        except Exception:
+            logger.exception("could not note the failed check on the row")
 
     def _act_on(self, job: Job, status: JobStatus, reason: str) -> str:
         logger.info("job status read", service_status=status.status, reason=reason)

@@ -42,6 +42,7 @@ from lassodrop.jobs import (
 )
 from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
+from lassodrop.redelivery import transient_trouble
 from lassodrop.runtime import AwsClients, ClientFactory
 from lassodrop.timestamps import iso, parse_iso
 
@@ -104,8 +105,12 @@ class IngestService:
         with _object_log_context(ref):
             try:
                 return self._process(ref)
-            except Exception:
-                logger.exception("object failed; it will be retried")
+            except Exception as exc:
+                trouble = transient_trouble(exc)
+                if trouble is None:
+                    logger.exception("object failed; it will be retried")
+                else:  # expected now and then, and retried in minutes: the cause, not a traceback
+                    logger.warning(trouble.summary, cause=trouble.cause)
                 raise
 
     def _process(self, ref: ObjectRef) -> Outcome:
@@ -163,7 +168,7 @@ class IngestService:
                 # A submit error that gets here is the service saying it did not take the job (500, 502, or
                 # 429/503 and a connection that never opened, after the client's own retries); an unknown
                 # outcome was raised as SubmitUnconfirmedError above. So the redelivery may submit again.
-                self.outcomes.release(job, submit_refused=True)
+                self.outcomes.release(job, submit_refused=True, cause=transient_trouble(error))
                 raise
             return self.outcomes.fail(job, error)
         except BaseException:
