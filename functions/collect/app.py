@@ -35,7 +35,9 @@ def collector() -> Collector:
 
 
 # A transient failure is retried after a growing delay (lassodrop.redelivery), through collect's SQS client.
-processor = BackoffBatchProcessor(lambda: collector().checks.sqs)
+processor = BackoffBatchProcessor(
+    lambda: collector().checks.sqs, delay=lambda receives: collector().config.retry.delay(receives)
+)
 
 
 def record_handler(record: SQSRecord) -> str:

@@ -23,7 +23,9 @@ def get_service() -> IngestService:
 
 
 # A transient failure is retried after a growing delay (lassodrop.redelivery), via the service's SQS client.
-processor = BackoffBatchProcessor(lambda: get_service().checks.sqs)
+processor = BackoffBatchProcessor(
+    lambda: get_service().checks.sqs, delay=lambda receives: get_service().config.retry.delay(receives)
+)
 
 
 @logger.inject_lambda_context(clear_state=True)

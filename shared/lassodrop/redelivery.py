@@ -9,7 +9,7 @@ batchItemFailures. Any other failure keeps the queue's timeout.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,7 @@ from lassodrop.audiolasso.errors import (
     classify,
 )
 from lassodrop.observability import logger
+from lassodrop.runtime import read_int
 
 RETRY_FIRST_DELAY_SECONDS = 30
 # A transient outage is retried at least every 15 minutes, however long it lasts.
@@ -52,13 +53,48 @@ _NETWORK_CAUSES = (
 )
 
 
-def retry_delay(receive_count: int) -> int:
-    """Seconds until a transiently failed message is received again: 30 after its first receive, doubling.
+def retry_delay(
+    receive_count: int, *, first: int = RETRY_FIRST_DELAY_SECONDS, cap: int = RETRY_MAX_DELAY_SECONDS
+) -> int:
+    """Seconds until a transiently failed message is received again: `first` after its first receive.
 
-    Capped at RETRY_MAX_DELAY_SECONDS; `receive_count` is the record's ApproximateReceiveCount (1 at first).
+    Doubling per receive, capped at `cap` and at SQS's maximum; `receive_count` is the record's
+    ApproximateReceiveCount (1 on the first delivery).
     """
     doublings = min(max(receive_count, 1) - 1, 32)  # bounded, so a huge count builds no huge integer
-    return min(RETRY_FIRST_DELAY_SECONDS * 2**doublings, RETRY_MAX_DELAY_SECONDS, SQS_MAX_VISIBILITY_SECONDS)
+    return min(first * 2**doublings, cap, SQS_MAX_VISIBILITY_SECONDS)
+
+
+@dataclass(frozen=True)
+class RetrySchedule:
+    """The backoff of one function, from RETRY_FIRST_DELAY_SECONDS and RETRY_MAX_DELAY_SECONDS.
+
+    The template sets the defaults; the local stack scales them down to seconds.
+    """
+
+    first: int = RETRY_FIRST_DELAY_SECONDS
+    cap: int = RETRY_MAX_DELAY_SECONDS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RetrySchedule:
+        first = read_int(
+            env,
+            "RETRY_FIRST_DELAY_SECONDS",
+            default=RETRY_FIRST_DELAY_SECONDS,
+            low=1,
+            high=SQS_MAX_VISIBILITY_SECONDS,
+        )
+        cap = read_int(
+            env,
+            "RETRY_MAX_DELAY_SECONDS",
+            default=RETRY_MAX_DELAY_SECONDS,
+            low=first,
+            high=SQS_MAX_VISIBILITY_SECONDS,
+        )
+        return cls(first, cap)
+
+    def delay(self, receive_count: int) -> int:
+        return retry_delay(receive_count, first=self.first, cap=self.cap)
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,12 @@ from lassodrop.jobs import LeaseHeldError
 from lassodrop.redelivery import (
     RETRY_MAX_DELAY_SECONDS,
     SQS_MAX_VISIBILITY_SECONDS,
+    RetrySchedule,
     Trouble,
     retry_delay,
     transient_trouble,
 )
+from lassodrop.runtime import ConfigError
 
 
 def test_the_delay_starts_at_30_s_doubles_per_receive_and_stops_at_15_min() -> None:
@@ -77,3 +79,23 @@ def test_the_trouble_behind_a_wrapping_error_is_found() -> None:
 )
 def test_other_failures_are_not_transient_trouble(error: BaseException | None) -> None:
     assert transient_trouble(error) is None
+
+
+def test_a_scaled_schedule_doubles_from_its_first_delay_up_to_its_cap() -> None:
+    schedule = RetrySchedule.from_env({"RETRY_FIRST_DELAY_SECONDS": "1", "RETRY_MAX_DELAY_SECONDS": "4"})
+
+    assert [schedule.delay(count) for count in range(1, 6)] == [1, 2, 4, 4, 4]
+    assert RetrySchedule.from_env({}) == RetrySchedule(30, 900)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"RETRY_FIRST_DELAY_SECONDS": "60", "RETRY_MAX_DELAY_SECONDS": "30"},
+        {"RETRY_MAX_DELAY_SECONDS": "43201"},
+        {"RETRY_FIRST_DELAY_SECONDS": "0"},
+    ],
+)
+def test_a_schedule_sqs_could_not_follow_is_refused(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="RETRY_"):
+        RetrySchedule.from_env(env)

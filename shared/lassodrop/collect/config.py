@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lassodrop.messages import SQS_MAX_DELAY_SECONDS
+from lassodrop.redelivery import RetrySchedule
 from lassodrop.runtime import ApiSettings, read_int, require
 
 
@@ -22,6 +23,8 @@ class CollectConfig:
     give_up_after_seconds: int
     max_check_delay_seconds: int
     max_output_bytes: int
+    # When a transiently failed check comes back (lassodrop.redelivery).
+    retry: RetrySchedule
     # How long a claimed job stays ours while its outputs are copied: the function's longest run.
     collect_lease_seconds: int = 900
     first_poll_delay_seconds: int = 30
@@ -46,4 +49,5 @@ class CollectConfig:
                 high=SQS_MAX_DELAY_SECONDS,
             ),
             max_output_bytes=read_int(env, "MAX_OUTPUT_BYTES", default=5 * 1024**3, low=1),
+            retry=RetrySchedule.from_env(env),
         )

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lassodrop.messages import SQS_MAX_DELAY_SECONDS
+from lassodrop.redelivery import RetrySchedule
 from lassodrop.runtime import ApiSettings, ConfigError, read_int, require
 
 
@@ -23,6 +24,8 @@ class IngestConfig:
     upload_lease_seconds: int
     webhook_base_url: str | None
     job_ttl_days: int
+    # When a transiently failed message comes back (lassodrop.redelivery).
+    retry: RetrySchedule
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "IngestConfig":
@@ -39,6 +42,7 @@ class IngestConfig:
             upload_lease_seconds=read_int(env, "UPLOAD_LEASE_SECONDS", default=900, low=1),
             webhook_base_url=_webhook_base_url(env),
             job_ttl_days=read_int(env, "JOB_TTL_DAYS", default=90, low=1),
+            retry=RetrySchedule.from_env(env),
         )
 
 
