@@ -161,7 +161,9 @@ def test_a_consumer_may_change_message_visibility_only_on_its_own_queue(
     ]
 
 
-def test_only_collect_may_publish_events(build_stack: BuildStack, moto_clients: AwsClients) -> None:
+def test_only_ingest_and_collect_which_end_jobs_may_publish_events(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
     stack = build_stack({"EnableWebhooks": "true"})
 
     publishers = {
@@ -169,7 +171,7 @@ def test_only_collect_may_publish_events(build_stack: BuildStack, moto_clients: 
         for role_id in ("IngestFunctionRole", "CollectFunctionRole", "WebhookFunctionRole")
         if _resources_allowing(_statements(moto_clients, stack, role_id), "events:")
     }
-    assert publishers == {"CollectFunctionRole"}
+    assert publishers == {"IngestFunctionRole", "CollectFunctionRole"}
 
 
 def test_no_inline_policy_grants_every_resource_or_a_whole_bucket(

@@ -10,7 +10,6 @@ the row FAILED with SUBMIT_UNCONFIRMED instead of risking a second paid job.
 """
 
 import secrets
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -24,13 +23,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from lassodrop.audiolasso import AudioLassoClient, AudioLassoError, InvalidInputError
 from lassodrop.audiolasso.errors import Call, ExpiredError, NotFoundError, Verdict, classify
 from lassodrop.audiolasso.models import Submission, Upload
+from lassodrop.events import EndEvents, EventPublisher
 from lassodrop.ingest.config import IngestConfig
 from lassodrop.ingest.events import ObjectRef, parse_event, parse_message_body
 from lassodrop.ingest.outcomes import Outcome, OutcomeRecorder
 from lassodrop.ingest.prompts import PromptChoice, choose_prompt
 from lassodrop.ingest.rejections import RejectCode, Rejection
 from lassodrop.ingest.relay import ObjectHead, PinnedObject, S3Objects, relay
-from lassodrop.ingest.validation import SNIFF_BYTES, check_size, resolve_content_type
+from lassodrop.ingest.validation import SNIFF_BYTES, check_output_keys, check_size, resolve_content_type
 from lassodrop.jobs import (
     ClaimResult,
     ConcurrentChangeError,
@@ -44,7 +44,7 @@ from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
 from lassodrop.redelivery import transient_trouble
 from lassodrop.runtime import AwsClients, ClientFactory
-from lassodrop.timestamps import iso, parse_iso
+from lassodrop.timestamps import iso, parse_iso, utcnow
 
 # A recorded upload is reused by a retry only while it has this much life left: room for the submit (and
 # the client's own retries of the calls before it) to reach AudioLasso well before the file can expire.
@@ -71,12 +71,13 @@ class IngestService:
     objects: S3Objects
     checks: CheckQueue
     client: Callable[[], AudioLassoClient]
+    publisher: EventPublisher
     new_token: Callable[[], str] = lambda: secrets.token_urlsafe(32)
-    clock: Callable[[], float] = time.time
+    clock: Callable[[], datetime] = utcnow
     outcomes: OutcomeRecorder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.outcomes = OutcomeRecorder(self.jobs)
+        self.outcomes = OutcomeRecorder(self.jobs, EndEvents(self.publisher, self.jobs, self.clock))
 
     def handle_message(self, record: SQSRecord) -> list[Outcome]:
         """Record handler for the SQS batch processor: every object in the message body."""
@@ -142,6 +143,7 @@ class IngestService:
             return self._ensure_first_check(claim.job)
         if claim.result is ClaimResult.FINISHED:
             logger.info("object already finished; skipping", status=claim.job.status)
+            self.outcomes.publish_pending(claim.job)
             return Outcome.DUPLICATE
         if claim.result is ClaimResult.SUBMIT_UNCONFIRMED:
             return self.outcomes.fail_interrupted_submit(claim.job)
@@ -184,6 +186,7 @@ class IngestService:
         head = self.objects.head(obj)
         obj = _pin_version(obj, head)
         check_size(head.size)
+        check_output_keys(self.config.output_prefix, obj.key, obj.version_id, head.etag)
         content_type = resolve_content_type(
             head.content_type, obj.key, lambda: self.objects.read_head(obj, SNIFF_BYTES)
         )
@@ -213,7 +216,7 @@ class IngestService:
         expires = parse_iso(job.file_expires_at)
         if not job.file_id or expires is None:
             return None
-        if expires.timestamp() - self.clock() < FILE_REUSE_MARGIN_SECONDS:
+        if (expires - self.clock()).total_seconds() < FILE_REUSE_MARGIN_SECONDS:
             logger.info(
                 "recorded upload too close to expiry; uploading again", file_expires_at=job.file_expires_at
             )
@@ -367,4 +370,5 @@ def build_service(
         objects=S3Objects(clients.s3),
         checks=CheckQueue(clients.sqs, config.check_queue_url),
         client=client or ClientFactory(config.api),
+        publisher=EventPublisher(clients.events, config.event_bus_name),
     )

@@ -10,10 +10,11 @@
                               │   claim_upload once the                     ▼   ▼
                               │   lease ran out (no submit          COMPLETED, FAILED,
                               │   started)                          TIMED_OUT or EXPIRED
-                              ├─mark_rejected──────────▶ REJECTED     (claim_publish, mark_published)
+                              ├─mark_rejected──────────▶ REJECTED
                               ├─mark_failed────────────▶ FAILED
                               └─mark_submit_unconfirmed▶ FAILED (SUBMIT_UNCONFIRMED)
  mark_check_enqueued: on SUBMITTED and later, status unchanged; record_check_failure: on SUBMITTED.
+ claim_publish, mark_published: on every terminal status (whoever wrote it), status unchanged.
 ```
 
 `MOVES` is that drawing as data: for each named transition of `JobStore`, the statuses it may start from and
@@ -89,6 +90,7 @@ MOVES: dict[str, Move] = {
         COLLECT_TERMINAL,
         "COLLECTING: the caller holds the lease, or (no caller lease) the lease ran out",
     ),
-    "claim_publish": Move(COLLECT_TERMINAL, None, "event unpublished and its publish lease ran out"),
-    "mark_published": Move(COLLECT_TERMINAL, None, "event unpublished"),
+    # every end, ingest's and collect's
+    "claim_publish": Move(TERMINAL, None, "event unpublished and its publish lease ran out"),
+    "mark_published": Move(TERMINAL, None, "event unpublished"),
 }
