@@ -5,7 +5,7 @@ import time
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -17,10 +17,9 @@ from lassodrop.jobs import JobStore
 from lassodrop.jobs.breaker import BreakerStore
 from lassodrop.messages import CheckMessage, CheckQueue
 from lassodrop.observability import logger, metrics, tracer
+from lassodrop.redelivery import BackoffBatchProcessor
 from lassodrop.runtime import AwsClients, ClientFactory
 from lassodrop.waiting import Pauses
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @cache
@@ -41,6 +40,12 @@ def collector() -> Collector:
         pauses=Pauses(BreakerStore(table), publisher, config.park_delay_seconds, time.time),
         refresh_key=api.refresh,
     )
+
+
+# A transient failure is retried after a growing delay (lassodrop.redelivery), through collect's SQS client.
+processor = BackoffBatchProcessor(
+    lambda: collector().checks.sqs, delay=lambda receives: collector().config.retry.delay(receives)
+)
 
 
 def record_handler(record: SQSRecord) -> str:

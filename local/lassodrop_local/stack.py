@@ -87,6 +87,7 @@ class QueueConfig:
     visibility_timeout: int
     dead_letter_queue_arn: str | None
     max_receive_count: int | None
+    message_retention_period: int
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,7 @@ def _queue_config(clients: AwsClients, logical_id: str, url: str) -> QueueConfig
         visibility_timeout=int(attributes["VisibilityTimeout"]),
         dead_letter_queue_arn=redrive.get("deadLetterTargetArn"),
         max_receive_count=int(redrive["maxReceiveCount"]) if "maxReceiveCount" in redrive else None,
+        message_retention_period=int(attributes["MessageRetentionPeriod"]),
     )
 
 

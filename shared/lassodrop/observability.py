@@ -51,3 +51,8 @@ def quiet_wire_loggers() -> None:
 
 
 quiet_wire_loggers()
+# The Tracer logs every exception leaving a captured method at ERROR with its whole traceback, before the
+# pipeline's own handling has decided what it is; a transient AudioLasso failure would then print a traceback
+# per retry. Each failure is logged where it is handled (lassodrop.ingest.service, lassodrop.collect.service),
+# and the X-Ray subsegment still records the exception.
+logging.getLogger("aws_lambda_powertools.tracing.tracer").setLevel(logging.CRITICAL)

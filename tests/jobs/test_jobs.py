@@ -291,6 +291,29 @@ def test_a_lease_released_after_a_refused_submit_can_be_claimed_again(store: Job
     assert _claim(store).result is ClaimResult.CLAIMED
 
 
+def test_a_recorded_upload_and_a_release_cause_survive_into_the_next_claim(store: JobStore) -> None:
+    object_id = _claim(store).job.object_id
+
+    store.record_upload(object_id, attempt=1, file_id="file_1", file_expires_at="2026-09-21T15:00:00.000Z")
+    store.release_lease(object_id, attempt=1, cause="AudioLasso unreachable: connection refused")
+    again = _claim(store)
+
+    assert again.result is ClaimResult.CLAIMED
+    assert (again.job.file_id, again.job.file_expires_at) == ("file_1", "2026-09-21T15:00:00.000Z")
+    assert (again.job.attempts, again.job.last_cause) == (2, "AudioLasso unreachable: connection refused")
+
+
+def test_a_failed_check_is_counted_with_its_cause(store: JobStore) -> None:
+    object_id = _claim(store).job.object_id
+    store.mark_submitted(object_id, file_id="f", request_id="r", status_url=None, result_url=None)
+
+    store.record_check_failure(object_id, "AudioLasso unreachable: timed out")
+    row = store.record_check_failure(object_id, "AudioLasso failed: 502 UPSTREAM_FAILED")
+
+    assert row is not None
+    assert (row.check_failures, row.last_cause) == (2, "AudioLasso failed: 502 UPSTREAM_FAILED")
+
+
 def test_a_plain_release_keeps_the_submit_marker(store: JobStore) -> None:
     object_id = _start_submit(store)
 

@@ -52,6 +52,13 @@ Attempt = Callable[[JobStore], object]
 MOVES: dict[str, tuple[set[Status], dict[str, Any], Attempt]] = {
     "claim_upload": ({S.RECEIVED, S.UPLOADING, S.WAITING}, {}, _claim),
     "record_details": ({S.UPLOADING}, {}, lambda s: s.record_details(OBJECT_ID, attempt=1, details=DETAILS)),
+    "record_upload": (
+        {S.UPLOADING},
+        {},
+        lambda s: s.record_upload(
+            OBJECT_ID, attempt=1, file_id="f", file_expires_at="2026-09-21T15:00:00.000Z"
+        ),
+    ),
     "mark_submit_started": ({S.UPLOADING}, {}, lambda s: s.mark_submit_started(OBJECT_ID, attempt=1)),
     "release_lease": ({S.UPLOADING}, {}, lambda s: s.release_lease(OBJECT_ID, attempt=1)),
     "mark_submit_unconfirmed": (
@@ -94,6 +101,7 @@ MOVES: dict[str, tuple[set[Status], dict[str, Any], Attempt]] = {
         {"webhook_checked_at": NOW - 61},
         lambda s: s.take_webhook_check(OBJECT_ID, MOMENT, 60),
     ),
+    "record_check_failure": ({S.SUBMITTED}, {}, lambda s: s.record_check_failure(OBJECT_ID, "cause")),
     "claim_collect": (
         {S.SUBMITTED, S.COLLECTING},
         {},
@@ -123,6 +131,7 @@ UNMET: list[tuple[str, Status, dict[str, Any]]] = [
     ("wait_collect", S.COLLECTING, {"lease_until": NOW + 100}),
     ("resume_collect", S.WAITING, {"waiting_step": "upload"}),
     ("record_details", S.UPLOADING, {"attempts": 2}),
+    ("record_upload", S.UPLOADING, {"attempts": 2}),
     ("mark_submit_started", S.UPLOADING, {"attempts": 2}),
     ("release_lease", S.UPLOADING, {"attempts": 2}),
     ("mark_submit_unconfirmed", S.UPLOADING, {"submit_started_at": None}),

@@ -5,6 +5,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -237,3 +238,45 @@ def test_stop_ends_every_worker_promptly_even_mid_invocation(sqs, make_queue, to
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     assert runtime.worker_pids() == []
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"  # the layer: lassodrop and what it needs
+
+# Fails every record the way AudioLasso being down does, through the functions' own batch processor, whose
+# backoff here is 1 s per receive so the test runs in seconds.
+BACKING_OFF = """
+from aws_lambda_powertools.utilities.batch import process_partial_response
+import boto3
+from lassodrop.audiolasso.errors import ConnectionFailedError
+from lassodrop.redelivery import BackoffBatchProcessor
+
+processor = BackoffBatchProcessor(lambda: boto3.client("sqs"), delay=lambda count: 1)
+write = record  # Powertools passes the record as `record=`, which would hide the prelude's helper
+
+def handle(record):
+    count = record.attributes.approximate_receive_count
+    write(body=record.body, count=count, at=time.time())
+    if count == "1":
+        raise ConnectionFailedError("connection refused")
+    return "ok"
+
+def lambda_handler(event, context):
+    return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+"""
+
+
+def test_a_visibility_the_function_set_decides_when_a_failed_message_comes_back(sqs, make_queue, toy, run):
+    # Given a queue hiding a received message for 30 s, and a function that fails it transiently, setting
+    # the message's own visibility to 1 s
+    queue = make_queue(visibility_timeout=30)
+    send(sqs, queue, "offline")
+    fn = toy(BACKING_OFF, timeout=10, environment={"AWS_DEFAULT_REGION": "us-east-1"}, layers=(SHARED,))
+
+    # When the mapping delivers it
+    run(fn, SqsMapping(queue.url, batch_size=1, report_batch_item_failures=True))
+
+    # Then it is received again after that 1 s, well before the queue's 30 s, and then deleted
+    wait_until(lambda: len(fn.calls()) == 2 and queue_depth(sqs, queue.url) == (0, 0), timeout=15)
+    first, second = fn.calls()
+    assert [first["count"], second["count"]] == ["1", "2"]
+    assert 0.9 <= second["at"] - first["at"] < 10

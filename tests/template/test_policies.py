@@ -145,6 +145,22 @@ def _table_arn(stack: StackInfo) -> str:
     return f"arn:aws:dynamodb:{stack.region}:123456789012:table/{stack.jobs_table}"
 
 
+@pytest.mark.parametrize(
+    ("role_id", "own_queue"), [("IngestFunctionRole", "IngestQueue"), ("CollectFunctionRole", "CheckQueue")]
+)
+def test_a_consumer_may_change_message_visibility_only_on_its_own_queue(
+    build_stack: BuildStack, moto_clients: AwsClients, role_id: str, own_queue: str
+) -> None:
+    stack = build_stack({"EnableWebhooks": "true"})
+
+    statements = _statements(moto_clients, stack, role_id)
+
+    changing = [s for s in statements if "sqs:ChangeMessageVisibility" in _as_list(s["Action"])]
+    assert [(_as_list(s["Action"]), _as_list(s["Resource"])) for s in changing] == [
+        (["sqs:ChangeMessageVisibility"], [stack.queues[own_queue].arn])
+    ]
+
+
 def test_only_ingest_and_collect_may_publish_events_and_only_on_the_bus(
     build_stack: BuildStack, moto_clients: AwsClients
 ) -> None:

@@ -2,6 +2,7 @@ from collections.abc import Callable
 
 import pytest
 
+from lassodrop.redelivery import retry_delay
 from lassodrop_local.stack import StackInfo
 
 BuildStack = Callable[..., StackInfo]
@@ -24,7 +25,21 @@ def test_consumed_queues_redrive_to_their_dead_letter_queue(stack: StackInfo) ->
     for queue_id, dlq_id in expected.items():
         queue = stack.queues[queue_id]
         assert queue.dead_letter_queue_arn == stack.queues[dlq_id].arn
-        assert queue.max_receive_count == 5
+        assert queue.max_receive_count == 10
+
+
+@pytest.mark.parametrize("queue_id", ["IngestQueue", "CheckQueue"])
+def test_transient_failures_are_retried_for_over_an_hour_before_the_dead_letter_queue(
+    stack: StackInfo, queue_id: str
+) -> None:
+    # Each failed receive waits its backoff delay; the receive after the last allowed one goes to the DLQ.
+    queue = stack.queues[queue_id]
+    assert queue.max_receive_count is not None
+    window = sum(retry_delay(count) for count in range(1, queue.max_receive_count + 1))
+
+    assert 3600 <= window == 5430
+    # And a message that keeps failing for any other reason still reaches the DLQ long before it expires.
+    assert queue.max_receive_count * queue.visibility_timeout < queue.message_retention_period
 
 
 def test_sqs_consumers_take_one_record_and_report_item_failures(stack: StackInfo) -> None:

@@ -28,8 +28,11 @@ API_CALLERS = COMMON | {
     "AUDIOLASSO_ALLOW_LOCAL",
     "AUDIOLASSO_SIGNED_URL_HOSTS",
 }
+# The SQS consumers' backoff for transiently failed messages (lassodrop.redelivery).
+RETRY_SCHEDULE = {"RETRY_FIRST_DELAY_SECONDS", "RETRY_MAX_DELAY_SECONDS"}
 CONTRACT_ENVIRONMENT = {
     "IngestFunction": API_CALLERS
+    | RETRY_SCHEDULE
     | {
         "DEFAULT_PROMPT",
         "PREFIX_PROMPTS",
@@ -44,6 +47,7 @@ CONTRACT_ENVIRONMENT = {
         "PARK_DELAY_SECONDS",
     },
     "CollectFunction": API_CALLERS
+    | RETRY_SCHEDULE
     | {
         "OUTPUT_BUCKET",
         "OUTPUT_PREFIX",

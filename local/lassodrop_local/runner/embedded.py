@@ -31,6 +31,10 @@ SERVICE_MAX_CHECK_DELAY_SECONDS = "10"
 # A file waiting for the account (lassodrop.waiting) is looked at again after seconds, not after a minute.
 EMULATOR_PARK_DELAY_SECONDS = "2"
 SERVICE_PARK_DELAY_SECONDS = "10"
+# Against the emulator, a transiently failed message comes back after 1 s, doubling up to 4 s (the template's
+# 30 s to 15 min suit a real outage): a local outage is retried within seconds of its end.
+EMULATOR_RETRY_FIRST_DELAY_SECONDS = "1"
+EMULATOR_RETRY_MAX_DELAY_SECONDS = "4"
 # Long enough to see the provider's "queued" and "processing" stages go by.
 EMULATOR_QUEUE_SECONDS = 1.0
 EMULATOR_RUN_SECONDS = 2.0
@@ -49,6 +53,10 @@ class Provider:
 def function_overrides(provider: Provider) -> dict[str, str]:
     """What the local stack changes in the functions' environment (only where a function declares it)."""
     local = provider.allow_local
+    retry = {
+        "RETRY_FIRST_DELAY_SECONDS": EMULATOR_RETRY_FIRST_DELAY_SECONDS,
+        "RETRY_MAX_DELAY_SECONDS": EMULATOR_RETRY_MAX_DELAY_SECONDS,
+    }
     return {
         "AUDIOLASSO_BASE_URL": provider.base_url,
         "AUDIOLASSO_ALLOW_LOCAL": "true" if local else "false",
@@ -58,6 +66,7 @@ def function_overrides(provider: Provider) -> dict[str, str]:
         if local
         else SERVICE_MAX_CHECK_DELAY_SECONDS,
         "PARK_DELAY_SECONDS": EMULATOR_PARK_DELAY_SECONDS if local else SERVICE_PARK_DELAY_SECONDS,
+        **(retry if local else {}),
     }
 
 

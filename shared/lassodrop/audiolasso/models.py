@@ -84,23 +84,29 @@ class ApiErrorInfo:
 
 @dataclass(frozen=True)
 class Upload:
-    """A temporary upload: PUT the bytes to `upload_url` with exactly `headers`, before `expires_at`."""
+    """A temporary upload: PUT the bytes to `upload_url` with exactly `headers`, before `expires_at`.
+
+    `delete_after` is `retention.delete_after`, when the service names when it deletes the file.
+    """
 
     file_id: str
     upload_url: str
     upload_method: str
     headers: Mapping[str, str]
     expires_at: str
+    delete_after: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Upload:
         headers = {str(name): str(value) for name, value in _mapping(data, "headers").items()}
+        retention = data.get("retention")
         return cls(
             file_id=_str(data, "file_id"),
             upload_url=_str(data, "upload_url"),
             upload_method=str(data.get("upload_method") or "PUT").upper(),
             headers=MappingProxyType(headers),
             expires_at=_str(data, "expires_at"),
+            delete_after=_opt_str(retention, "delete_after") if isinstance(retention, Mapping) else None,
         )
 
 

@@ -11,6 +11,7 @@ from lassodrop.messages import (
     read_park_delay,
     read_webhook_check_interval,
 )
+from lassodrop.redelivery import RetrySchedule
 from lassodrop.runtime import ApiSettings, read_int, require
 
 
@@ -28,6 +29,8 @@ class CollectConfig:
     max_check_delay_seconds: int
     max_output_bytes: int
     park_delay_seconds: int
+    # When a transiently failed check comes back (lassodrop.redelivery).
+    retry: RetrySchedule
     # How long a claimed job stays ours while its outputs are copied: the function's longest run.
     collect_lease_seconds: int = 900
     first_poll_delay_seconds: int = 30
@@ -55,4 +58,5 @@ class CollectConfig:
             max_output_bytes=read_int(env, "MAX_OUTPUT_BYTES", default=5 * 1024**3, low=1),
             webhook_check_interval_seconds=read_webhook_check_interval(env),
             park_delay_seconds=read_park_delay(env),
+            retry=RetrySchedule.from_env(env),
         )

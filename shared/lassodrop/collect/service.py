@@ -44,6 +44,7 @@ from lassodrop.events import EndEvents, EventPublisher
 from lassodrop.jobs import ConcurrentChangeError, Ending, Job, JobError, JobStore, Status, Step, Waiting
 from lassodrop.messages import SQS_MAX_DELAY_SECONDS, CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
+from lassodrop.redelivery import transient_trouble
 from lassodrop.timestamps import epoch, iso, parse_iso, utcnow
 from lassodrop.waiting import Gate, Passage, Pauses, call_with_fresh_key, never_refreshes, waiting_of
 
@@ -154,6 +155,7 @@ class Collector:
             if waiting is not None:
                 return self._wait(job, message, waiting, counted=counted)
             if classify(error) is not Verdict.TERMINAL:
+                self._note_transient(job, error)
                 raise
             # Asking again gets the same answer (a URL we refuse, a request the service does not know), so
             # record it on the row instead of retrying the message into the DLQ with nothing said.
@@ -208,6 +210,18 @@ class Collector:
         self.checks.send(message, delay)
         logger.info("check deferred: outputs are being collected", delay_seconds=delay, link=message.link)
         return "collecting-elsewhere"
+
+    def _note_transient(self, job: Job, error: AudioLassoError) -> None:
+        """Log a transient failure in a few words and count it on the row (the message is retried soon)."""
+        trouble = transient_trouble(error)
+        if trouble is None:
+            return
+        logger.warning(trouble.summary, cause=trouble.cause)
+        # Best effort: the retry matters, the note on the row only explains it.
+        try:
+            self.jobs.record_check_failure(job.object_id, str(trouble))
+        except Exception:
+            logger.exception("could not note the failed check on the row")
 
     def _act_on(self, job: Job, status: JobStatus, message: CheckMessage) -> str:
         logger.info("job status read", service_status=status.status, reason=message.reason)

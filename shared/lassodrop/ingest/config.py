@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lassodrop.messages import SQS_MAX_DELAY_SECONDS, read_park_delay
+from lassodrop.redelivery import RetrySchedule
 from lassodrop.runtime import ApiSettings, ConfigError, read_int, require
 
 
@@ -29,6 +30,8 @@ class IngestConfig:
     ingest_queue_url: str
     event_bus_name: str
     park_delay_seconds: int
+    # When a transiently failed message comes back (lassodrop.redelivery).
+    retry: RetrySchedule
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "IngestConfig":
@@ -49,6 +52,7 @@ class IngestConfig:
             ingest_queue_url=require(env, "INGEST_QUEUE_URL"),
             event_bus_name=require(env, "EVENT_BUS_NAME"),
             park_delay_seconds=read_park_delay(env),
+            retry=RetrySchedule.from_env(env),
         )
 
 

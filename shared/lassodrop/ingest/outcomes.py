@@ -16,6 +16,7 @@ from lassodrop.events import EndEvents
 from lassodrop.ingest.rejections import Rejection
 from lassodrop.jobs import SUBMIT_UNCONFIRMED, ConcurrentChangeError, Job, JobStore
 from lassodrop.observability import logger, metrics
+from lassodrop.redelivery import Trouble
 
 _RETRY_ADVICE = (
     "Not submitted again, to avoid a second paid job. To retry, upload the object again (on an unversioned"
@@ -99,12 +100,17 @@ class OutcomeRecorder:
         if ended is not None:
             self._ends.publish(ended)
 
-    def release(self, job: Job, *, submit_refused: bool = False) -> None:
-        """Hand the row back for the redelivery (see JobStore.release_lease)."""
+    def release(self, job: Job, *, submit_refused: bool = False, cause: Trouble | None = None) -> None:
+        """Hand the row back for the redelivery (see JobStore.release_lease), noting `cause` on it."""
         # Best effort: if this write fails too, the lease runs out and a later delivery reclaims the row (or,
         # with a submit marker still set, fails it as unconfirmed: the safe side).
         try:
-            self._jobs.release_lease(job.object_id, attempt=job.attempts, submit_refused=submit_refused)
+            self._jobs.release_lease(
+                job.object_id,
+                attempt=job.attempts,
+                submit_refused=submit_refused,
+                cause=str(cause) if cause else None,
+            )
         except Exception:
             logger.exception("could not release the upload lease")
 

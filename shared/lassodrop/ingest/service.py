@@ -23,8 +23,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from lassodrop.audiolasso import AudioLassoClient, AudioLassoError, InvalidInputError
-from lassodrop.audiolasso.errors import Call, Verdict, classify
-from lassodrop.audiolasso.models import Submission
+from lassodrop.audiolasso.errors import Call, ExpiredError, NotFoundError, Verdict, classify
+from lassodrop.audiolasso.models import Submission, Upload
 from lassodrop.events import EndEvents, EventPublisher
 from lassodrop.ingest.config import IngestConfig
 from lassodrop.ingest.events import ObjectRef, notification_body, parse_event, parse_message_body
@@ -47,10 +47,14 @@ from lassodrop.jobs import (
 from lassodrop.jobs.breaker import BreakerStore
 from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
+from lassodrop.redelivery import transient_trouble
 from lassodrop.runtime import AwsClients, ClientFactory
-from lassodrop.timestamps import utcnow
+from lassodrop.timestamps import iso, parse_iso, utcnow
 from lassodrop.waiting import Gate, Passage, Pauses, call_with_fresh_key, never_refreshes, waiting_of
 
+# A recorded upload is reused by a retry only while it has this much life left: room for the submit (and
+# the client's own retries of the calls before it) to reach AudioLasso well before the file can expire.
+FILE_REUSE_MARGIN_SECONDS = 300
 _OBJECT_LOG_KEYS = ("bucket", "object_key", "version_id", "object_id", "request_id", "attempt")
 
 
@@ -142,8 +146,12 @@ class IngestService:
         with _object_log_context(ref):
             try:
                 return self._process(ref)
-            except Exception:
-                logger.exception("object failed; it will be retried")
+            except Exception as exc:
+                trouble = transient_trouble(exc)
+                if trouble is None:
+                    logger.exception("object failed; it will be retried")
+                else:  # expected now and then, and retried in minutes: the cause, not a traceback
+                    logger.warning(trouble.summary, cause=trouble.cause)
                 raise
 
     def _process(self, ref: ObjectRef) -> Outcome:
@@ -222,7 +230,7 @@ class IngestService:
                 # A submit error that gets here is the service saying it did not take the job (500, 502, or
                 # 429/503 and a connection that never opened, after the client's own retries); an unknown
                 # outcome was raised as SubmitUnconfirmedError above. So the redelivery may submit again.
-                self.outcomes.release(job, submit_refused=True)
+                self.outcomes.release(job, submit_refused=True, cause=transient_trouble(error))
                 raise
             return self.outcomes.fail(job, error)
         except BaseException:
@@ -266,13 +274,40 @@ class IngestService:
         choice = choose_prompt(obj.key, head.metadata, self.config.prefix_prompts, self.config.default_prompt)
         webhook = self._new_webhook(job)
         self._record_details(job, obj, head, content_type, choice, webhook)
-        if job.file_id:
-            logger.info("submitting the upload made before the account trouble", file_id=job.file_id)
-        file_id = job.file_id or self._relay(obj, content_type, head.size)
-        submission = self._submit(job, choice, file_id, webhook)
+        # A file an earlier attempt uploaded (refused submit, account trouble) is submitted again while valid.
+        reused = self._reusable_file(job)
+        file_id = reused or self._relay(job, obj, content_type, head.size)
+        try:
+            submission = self._submit(job, choice, file_id, webhook)
+        except (NotFoundError, ExpiredError) as error:
+            if reused is None:
+                raise
+            # The service lost the file early (its retention is not published): it took no job, so one fresh
+            # upload and submit is safe. The submit marker stays set meanwhile: a worker dying now ends the
+            # row as unconfirmed, the safe side.
+            logger.info(
+                "recorded upload unknown at submit; uploading again", file_id=reused, error=str(error)
+            )
+            file_id = self._relay(job, obj, content_type, head.size)
+            submission = self._submit(job, choice, file_id, webhook)
         return self._record_submission(job, file_id, submission)
 
-    def _relay(self, obj: PinnedObject, content_type: str, size: int) -> str:
+    def _reusable_file(self, job: Job) -> str | None:
+        """The file an earlier attempt uploaded, while it has FILE_REUSE_MARGIN_SECONDS of life left."""
+        expires = parse_iso(job.file_expires_at)
+        if not job.file_id or expires is None:
+            return None
+        if (expires - self.clock()).total_seconds() < FILE_REUSE_MARGIN_SECONDS:
+            logger.info(
+                "recorded upload too close to expiry; uploading again", file_expires_at=job.file_expires_at
+            )
+            return None
+        logger.info("reusing the recorded upload", file_id=job.file_id, file_expires_at=job.file_expires_at)
+        metrics.add_metric(name="UploadsReused", unit=MetricUnit.Count, value=1)
+        return job.file_id
+
+    def _relay(self, job: Job, obj: PinnedObject, content_type: str, size: int) -> str:
+        """Upload the object and record the file and its expiry on the row, for a retry to reuse."""
         try:
             result = call_with_fresh_key(
                 self.client,
@@ -289,7 +324,19 @@ class IngestService:
         logger.info(
             "upload finished", bytes=result.bytes_sent, seconds=round(result.seconds, 3), opens=result.opens
         )
-        return result.upload.file_id
+        upload, expires = result.upload, file_expiry(result.upload)
+        if expires is None:
+            logger.warning(
+                "upload expiry unreadable; a retry will upload again", expires_at=upload.expires_at
+            )
+        elif (
+            self.jobs.record_upload(
+                job.object_id, attempt=job.attempts, file_id=upload.file_id, file_expires_at=expires
+            )
+            is None
+        ):
+            raise ConcurrentChangeError(f"{job.object_id} was taken over by another worker")
+        return upload.file_id
 
     def _new_webhook(self, job: Job) -> WebhookCredentials | None:
         """With webhooks on, a fresh id and token for this attempt; the id's pointer is written first."""
@@ -385,6 +432,24 @@ class IngestService:
         first = CheckMessage(job.object_id, job.request_id, CheckReason.FIRST_CHECK, link=0)
         self.checks.send(first, self.config.first_check_delay_seconds)
         self.jobs.mark_check_enqueued(job.object_id)
+
+
+def file_expiry(upload: Upload) -> str | None:
+    """Until when the uploaded file can be submitted: the earlier of the upload's two documented times.
+
+    The docs publish no retention for uploaded inputs (only that they are temporary and that upload URLs
+    last about an hour), so the file is never counted on past the upload's own `expires_at`, nor past
+    `retention.delete_after` when the service names an earlier one. None when neither can be read.
+    """
+    moments = [moment for moment in map(_moment, (upload.expires_at, upload.delete_after)) if moment]
+    return iso(min(moments)) if moments else None
+
+
+def _moment(value: str | None) -> datetime | None:
+    try:
+        return parse_iso(value)
+    except ValueError:
+        return None
 
 
 def _pin_version(obj: PinnedObject, head: ObjectHead) -> PinnedObject:

@@ -116,17 +116,22 @@ class Job:
     attempts: int = 0
     lease_until: int | None = None
     lease_owner: str | None = None
+    # Why the last retried attempt failed, in a few words (e.g. "AudioLasso unreachable: connection refused").
+    last_cause: str | None = None
     # the job at AudioLasso
     webhook_token: str | None = field(default=None, repr=False)
     webhook_id: str | None = None  # the id the webhook URL carries (see WebhookPointer)
     submit_started_at: str | None = None
     file_id: str | None = None
+    # Until when the uploaded `file_id` can be submitted (ISO-8601): a retry reuses the file till then.
+    file_expires_at: str | None = None
     request_id: str | None = None
     submitted_at: str | None = None
     status_url: str | None = None
     result_url: str | None = None
     first_check_enqueued_at: str | None = None
     checks: int = 0
+    check_failures: int = 0  # status checks that failed retryably (their cause is `last_cause`)
     next_check_delay: int | None = None
     # Held by the worker reading the status for link `checks` of the polling chain (see claim_check).
     check_lease_until: int | None = None

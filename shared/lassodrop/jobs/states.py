@@ -4,6 +4,7 @@
  (no row) ──claim_upload──▶ UPLOADING ──mark_submitted──▶ SUBMITTED ──claim_collect──▶ COLLECTING
  RECEIVED ──claim_upload──▶   │ ▲                          │ ▲ claim_check, record_check│   │
                               │ └ record_details,          │ └────release_collect──────┘   │
+                              │   record_upload,           │                               │
                               │   mark_submit_started,     │                               │
                               │   release_lease, and       └────────finish──┐   ┌──finish──┘
                               │   claim_upload once the                     ▼   ▼
@@ -14,7 +15,7 @@
                               ├─mark_submit_unconfirmed▶ FAILED (SUBMIT_UNCONFIRMED)
                               └─wait_upload────────────▶ WAITING (upload) ──claim_upload──▶ UPLOADING
  SUBMITTED, or COLLECTING once its lease ran out ─wait_collect─▶ WAITING (collect) ─resume_collect─▶ SUBMITTED
- mark_check_enqueued: on SUBMITTED and later, status unchanged.
+ mark_check_enqueued: on SUBMITTED and later, status unchanged; record_check_failure: on SUBMITTED.
  claim_publish, mark_published: on every terminal status (whoever wrote it), status unchanged.
  take_webhook_check: on SUBMITTED or COLLECTING, status unchanged, at most once per interval.
 ```
@@ -76,6 +77,7 @@ MOVES: dict[str, Move] = {
         " row only while it waits in the upload step",
     ),
     "record_details": Move(_UPLOADING, None, "caller holds the upload lease (attempt)"),
+    "record_upload": Move(_UPLOADING, None, "caller holds the upload lease (attempt)"),
     "mark_submit_started": Move(_UPLOADING, None, "caller holds the upload lease (attempt)"),
     "release_lease": Move(_UPLOADING, None, "caller holds the upload lease (attempt)"),
     "mark_submit_unconfirmed": Move(
@@ -95,6 +97,7 @@ MOVES: dict[str, Move] = {
     "take_webhook_check": Move(
         frozenset({Status.SUBMITTED, Status.COLLECTING}), None, "no webhook check within the interval"
     ),
+    "record_check_failure": Move(frozenset({Status.SUBMITTED}), None),
     "claim_collect": Move(
         frozenset({Status.SUBMITTED, Status.COLLECTING}), Status.COLLECTING, "a COLLECTING lease ran out"
     ),

@@ -231,6 +231,13 @@ class JobStore:
         sets |= {"webhook_id": details.webhook_id} if details.webhook_id else {}
         return self._move("record_details", object_id, sets=sets, fence={"attempts": attempt})
 
+    def record_upload(
+        self, object_id: str, *, attempt: int, file_id: str, file_expires_at: str
+    ) -> Job | None:
+        """Note the file AudioLasso now holds and until when, so a retry submits it instead of uploading."""
+        sets = {"file_id": file_id, "file_expires_at": file_expires_at}
+        return self._move("record_upload", object_id, sets=sets, fence={"attempts": attempt})
+
     def mark_submit_started(self, object_id: str, *, attempt: int) -> Job | None:
         """Note, just before sending it, that a submit is on its way; None if this attempt lost the row.
 
@@ -240,16 +247,19 @@ class JobStore:
         sets = {"submit_started_at": iso(self._clock())}
         return self._move("mark_submit_started", object_id, sets=sets, fence={"attempts": attempt})
 
-    def release_lease(self, object_id: str, *, attempt: int, submit_refused: bool = False) -> Job | None:
+    def release_lease(
+        self, object_id: str, *, attempt: int, submit_refused: bool = False, cause: str | None = None
+    ) -> Job | None:
         """Let a retry reclaim at once after a retryable failure instead of waiting out the lease.
 
         `submit_refused`: the service answered the submit with a failure of its own, so no job exists and the
         submit marker is cleared in the same write (a row released with its marker set is never resubmitted).
+        `cause`: why this attempt failed, kept on the row as `last_cause`.
         """
         return self._move(
             "release_lease",
             object_id,
-            sets={"lease_until": 0},
+            sets={"lease_until": 0} | ({"last_cause": cause} if cause else {}),
             remove=["submit_started_at"] if submit_refused else (),
             fence={"attempts": attempt},
         )
@@ -378,6 +388,12 @@ class JobStore:
         )
         return taken is not None
 
+    def record_check_failure(self, object_id: str, cause: str) -> Job | None:
+        """Count a check that failed retryably and keep why, so the row shows what the job is waiting out."""
+        return self._move(
+            "record_check_failure", object_id, sets={"last_cause": cause}, add={"check_failures": 1}
+        )
+
     def claim_collect(self, object_id: str, owner: str, now: datetime, lease_seconds: int) -> bool:
         """SUBMITTED (or COLLECTING whose lease ran out) -> COLLECTING, leased to `owner`."""
         claimed = self._move(
@@ -389,10 +405,17 @@ class JobStore:
         )
         return claimed is not None
 
-    def release_collect(self, object_id: str, owner: str) -> bool:
-        """COLLECTING -> SUBMITTED after a retryable failure, so the redelivered check can claim at once."""
+    def release_collect(self, object_id: str, owner: str, *, cause: str | None = None) -> bool:
+        """COLLECTING -> SUBMITTED after a retryable failure, so the redelivered check can claim at once.
+
+        `cause`: why the collection failed, kept on the row as `last_cause`.
+        """
         released = self._move(
-            "release_collect", object_id, remove=["lease_owner", "lease_until"], fence={"lease_owner": owner}
+            "release_collect",
+            object_id,
+            sets={"last_cause": cause} if cause else None,
+            remove=["lease_owner", "lease_until"],
+            fence={"lease_owner": owner},
         )
         return released is not None
 
