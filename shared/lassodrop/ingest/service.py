@@ -175,7 +175,13 @@ class IngestService:
         content_type = resolve_content_type(
             head.content_type, obj.key, lambda: self.objects.read_head(obj, SNIFF_BYTES)
         )
-        choice = choose_prompt(obj.key, head.metadata, self.config.prefix_prompts, self.config.default_prompt)
+        choice = choose_prompt(
+            obj.key,
+            head.metadata,
+            self.config.prefix_prompts,
+            self.config.default_prompt,
+            override=job.prompt_override,
+        )
         token = self.new_token() if self.config.webhook_base_url else None
         self._record_details(job, obj, head, content_type, choice, token)
         client = self.client()

@@ -13,6 +13,7 @@
                               ├─mark_failed────────────▶ FAILED
                               └─mark_submit_unconfirmed▶ FAILED (SUBMIT_UNCONFIRMED)
  mark_check_enqueued: on SUBMITTED and later, status unchanged.
+ reopen (an operator's retry): any terminal status ──▶ RECEIVED, the ended attempt kept in `history`.
 ```
 
 `MOVES` is that drawing as data: for each named transition of `JobStore`, the statuses it may start from and
@@ -88,4 +89,10 @@ MOVES: dict[str, Move] = {
     ),
     "claim_publish": Move(COLLECT_TERMINAL, None, "event unpublished and its publish lease ran out"),
     "mark_published": Move(COLLECT_TERMINAL, None, "event unpublished"),
+    # operations
+    "reopen": Move(
+        TERMINAL,
+        Status.RECEIVED,
+        "the row unchanged since the operator read it; a SUBMIT_UNCONFIRMED row only when forced",
+    ),
 }

@@ -25,6 +25,7 @@ from lassodrop.jobs.row import (
     Job,
     JobError,
     ObjectDetails,
+    PastAttempt,
     object_id_for,
     source_uri_for,
     storable,
@@ -35,6 +36,32 @@ from lassodrop.timestamps import epoch, iso
 
 REQUEST_ID_INDEX = "by-request-id"
 SOURCE_INDEX = "by-source"
+STATUS_INDEX = "by-status"
+# What belongs to one attempt and is cleared when a row is reopened (its summary goes to `history`).
+_ATTEMPT_ATTRIBUTES = (
+    "lease_until",
+    "lease_owner",
+    "webhook_token",
+    "submit_started_at",
+    "file_id",
+    "request_id",
+    "submitted_at",
+    "status_url",
+    "result_url",
+    "first_check_enqueued_at",
+    "checks",
+    "next_check_delay",
+    "completed_at",
+    "collected_at",
+    "sample_rate",
+    "outputs",
+    "error",
+    "reason",
+    "event_published",
+    "publish_lease_until",
+    "event_id",
+    "prompt_override",
+)
 # How long the writer of a terminal status has to publish its event before a redelivered check may.
 PUBLISH_LEASE_SECONDS = 60
 
@@ -114,6 +141,24 @@ class JobStore:
         query: dict[str, Any] = {
             "IndexName": SOURCE_INDEX,
             "KeyConditionExpression": Key("source_uri").eq(source_uri_for(bucket, key)),
+            "ScanIndexForward": False,
+        }
+        while True:
+            response = self._table.query(**query)
+            jobs.extend(Job.from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return jobs
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def find_by_status(self, status: Status, *, since: str | None = None) -> list[Job]:
+        """Every row in `status` created at or after `since` (ISO-8601), newest first (operations only)."""
+        condition = Key("status").eq(str(status))
+        if since:
+            condition = condition & Key("created_at").gte(since)
+        jobs: list[Job] = []
+        query: dict[str, Any] = {
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": condition,
             "ScanIndexForward": False,
         }
         while True:
@@ -332,6 +377,40 @@ class JobStore:
             values={":false": False},
         )
         return published is not None
+
+    # The operator's move.
+
+    def reopen(self, job: Job, *, prompt_override: str | None = None, force: bool = False) -> Job | None:
+        """A terminal row -> RECEIVED for a new attempt at the same object version, its last attempt kept.
+
+        `job` is the row as the operator read it: the write is fenced on its `updated_at`, so the attempt
+        appended to `history` is the one that ended, and two retries racing reopen it once. A row FAILED with
+        SUBMIT_UNCONFIRMED may hold a paid job at AudioLasso already, so it is reopened only with `force`.
+        None when refused. Ingest then claims the RECEIVED row as if it were new (`claim_upload`).
+        """
+        if job.error is not None and job.error.code == SUBMIT_UNCONFIRMED and not force:
+            return None
+        ended = PastAttempt(
+            attempt=job.attempts,
+            status=str(job.status),
+            error=job.error,
+            reason=job.reason,
+            request_id=job.request_id,
+            prompt=job.prompt,
+            submitted_at=job.submitted_at,
+            completed_at=job.completed_at,
+            ended_at=job.updated_at,
+        )
+        sets: dict[str, Any] = {"history": [*(job.history or []), ended]}
+        sets |= {"prompt_override": prompt_override} if prompt_override else {}
+        cleared = [name for name in _ATTEMPT_ATTRIBUTES if name not in sets]
+        if job.updated_at:
+            return self._move(
+                "reopen", job.object_id, sets=sets, remove=cleared, fence={"updated_at": job.updated_at}
+            )
+        return self._move(
+            "reopen", job.object_id, sets=sets, remove=cleared, condition="attribute_not_exists(updated_at)"
+        )
 
     # The one conditional write.
 
