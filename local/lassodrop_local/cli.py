@@ -1,4 +1,5 @@
-"""The `lassodrop` command: local-only tooling (the emulator, the embedded stack)."""
+"""The `lassodrop` command: local-only tooling (the emulator, the embedded stack), and the operations
+commands for a running pipeline (lassodrop_ops)."""
 
 import argparse
 import importlib
@@ -10,6 +11,11 @@ from collections.abc import Sequence
 _SUBCOMMANDS = {
     "emulator": "lassodrop_local.emulator.cli",
     "run": "lassodrop_local.runner.cli",
+    "status": "lassodrop_ops.status",
+    "ls": "lassodrop_ops.listing",
+    "retry": "lassodrop_ops.retry",
+    "backfill": "lassodrop_ops.backfill",
+    "redrive": "lassodrop_ops.redrive",
 }
 
 
