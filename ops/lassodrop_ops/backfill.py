@@ -19,7 +19,7 @@ from rich.table import Table
 
 from lassodrop.jobs import Job, object_id_for
 from lassodrop_ops import messages
-from lassodrop_ops.common import OK, add_command, print_json, s3_location, stderr, stdout
+from lassodrop_ops.common import FAILED, OK, add_command, print_json, s3_location, stderr, stdout
 from lassodrop_ops.ratelimit import TokenBucket
 from lassodrop_ops.target import Target
 
@@ -55,7 +55,9 @@ def run(args: argparse.Namespace, target: Target) -> int:
     versions = list(list_versions(target.s3, args.uri.bucket, args.uri.key, all_versions=args.all_versions))
     pending = [version for version in versions if not _has_row(target, version)]
     todo = pending[: args.limit] if args.limit is not None else pending
-    sent = 0 if args.dry_run else enqueue(target, todo, TokenBucket(args.rate, burst=args.rate))
+    sent, interrupted = (
+        (0, False) if args.dry_run else enqueue(target, todo, TokenBucket(args.rate, burst=args.rate))
+    )
     counts = {
         "versions": len(versions),
         "skipped": len(versions) - len(pending),
@@ -72,6 +74,9 @@ def run(args: argparse.Namespace, target: Target) -> int:
         for name, number in counts.items():
             table.add_row(name.replace("_", " "), str(number))
         stdout().print(table)
+    if interrupted:
+        stderr().print(f"interrupted after {sent} message(s): run the same command again to go on")
+        return FAILED
     return OK
 
 
@@ -104,8 +109,12 @@ def _is_version(job: Job, version: Version, ids: set[str]) -> bool:
     return job.object_id in ids or (version.version_id is not None and job.version_id == version.version_id)
 
 
-def enqueue(target: Target, versions: list[Version], bucket: TokenBucket) -> int:
-    """Send one notification per version, `bucket` pacing them, with a progress bar; the count sent."""
+def enqueue(target: Target, versions: list[Version], bucket: TokenBucket) -> tuple[int, bool]:
+    """Send one notification per version, `bucket` pacing them, with a progress bar.
+
+    Returns how many were sent and whether Ctrl-C stopped it: the counts are still reported, and a message
+    whose send was cut short is at worst sent again by the next run (harmless: ingest claims a row once).
+    """
     progress = Progress(
         TextColumn("enqueueing"),
         BarColumn(),
@@ -118,12 +127,15 @@ def enqueue(target: Target, versions: list[Version], bucket: TokenBucket) -> int
     sent = 0
     with progress:
         task = progress.add_task("enqueue", total=len(versions), rate=0.0)
-        for version in versions:
-            bucket.take()
-            body = messages.object_created(
-                version.bucket, version.key, version_id=version.version_id, etag=version.etag
-            )
-            target.sqs.send_message(QueueUrl=target.queues["IngestQueue"], MessageBody=body)
-            sent += 1
-            progress.update(task, advance=1, rate=progress.tasks[0].speed or 0.0)
-    return sent
+        try:
+            for version in versions:
+                bucket.take()
+                body = messages.object_created(
+                    version.bucket, version.key, version_id=version.version_id, etag=version.etag
+                )
+                target.sqs.send_message(QueueUrl=target.queues["IngestQueue"], MessageBody=body)
+                sent += 1
+                progress.update(task, advance=1, rate=progress.tasks[0].speed or 0.0)
+        except KeyboardInterrupt:
+            return sent, True
+    return sent, False

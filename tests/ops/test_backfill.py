@@ -1,10 +1,12 @@
 """`lassodrop backfill`: objects in the bucket before any notification are submitted, each exactly once."""
 
 from collections import Counter
+from typing import Any
 
 import pytest
 
 from lassodrop.jobs import Status
+from lassodrop_ops import backfill
 from lassodrop_ops.ratelimit import TokenBucket
 from tests.fixtures.audio import riff_blob
 from tests.ops.conftest import Pipeline
@@ -48,6 +50,37 @@ def test_an_interrupted_backfill_run_again_submits_every_object_exactly_once(pip
     # And a third run finds nothing left to do
     third = pipeline.cli("backfill", uri, "--local", "--json")
     assert (third.json["skipped"], third.json["enqueued"]) == (OBJECTS, 0)
+
+
+def test_a_backfill_stopped_by_ctrl_c_reports_its_counts_and_the_next_run_goes_on(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a backfill that the operator interrupts while it builds its fourth message
+    _put_without_notifications(pipeline, 6)
+    built: list[str] = []
+    real = backfill.messages.object_created
+
+    def interrupt_at_the_fourth(*args: Any, **kwargs: Any) -> str:
+        if len(built) == 3:
+            raise KeyboardInterrupt
+        built.append(real(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(backfill.messages, "object_created", interrupt_at_the_fourth)
+    uri = f"s3://{pipeline.bucket}/archive/"
+    stopped = pipeline.cli("backfill", uri, "--rate", "1000", "--local", "--json")
+    monkeypatch.setattr(backfill.messages, "object_created", real)
+    pipeline.ingest()
+
+    # When it is run again
+    again = pipeline.cli("backfill", uri, "--rate", "1000", "--local", "--json")
+    pipeline.ingest()
+
+    # Then the first said how far it got and exited 1, and the second sent the rest: each submitted once
+    assert (stopped.code, stopped.json["enqueued"], stopped.json["left"]) == (1, 3, 3)
+    assert "run the same command again" in stopped.err
+    assert (again.code, again.json["skipped"], again.json["enqueued"]) == (0, 3, 3)
+    assert len(pipeline.emulator.state.submissions) == 6
 
 
 def test_backfill_dry_run_counts_and_sends_nothing(pipeline: Pipeline) -> None:
