@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 
 from lassodrop_ops.target import Target, TargetError, add_target_arguments, resolve
@@ -51,12 +52,12 @@ def add_command(
     parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
 
     def handler(args: argparse.Namespace) -> int:
+        # AWS refusing or unreachable (credentials, permissions, network) is a failure to report, not a crash.
         try:
-            target = resolve(args)
-        except TargetError as exc:
+            return run(args, resolve(args))
+        except (TargetError, BotoCoreError, ClientError) as exc:
             stderr().print(f"[red]error:[/red] {exc}", highlight=False)
             return FAILED
-        return run(args, target)
 
     parser.set_defaults(handler=handler)
     return parser

@@ -2,6 +2,8 @@
 
 import contextlib
 
+import pytest
+
 from lassodrop.jobs import SUBMIT_UNCONFIRMED, Job, JobError, Status
 from tests.ops.conftest import Pipeline
 
@@ -103,6 +105,11 @@ def test_retry_of_a_job_in_progress_or_unknown_exits_1(pipeline: Pipeline) -> No
     assert (busy.code, [o["action"] for o in busy.json]) == (1, ["skipped"])
     assert (unknown.code, [o["action"] for o in unknown.json]) == (1, ["not-found"])
     assert _only_row(pipeline).status is Status.SUBMITTED
+    # And naming both URIs and --status, or neither, or a status that cannot be retried, is a usage error
+    for args in ((f"s3://{pipeline.bucket}/busy.wav", "--status", "FAILED"), (), ("--status", "SUBMITTED")):
+        with pytest.raises(SystemExit) as usage:
+            pipeline.cli("retry", *args, "--local")
+        assert usage.value.code == 2, args
 
 
 def _help(pipeline: Pipeline, command: str) -> str:
