@@ -101,7 +101,11 @@ def retry_one(target: Target, job: Job, *, prompt: str | None, force: bool, dry_
         return Outcome(job.object_id, "would-reopen", detail)
     reopened = target.jobs.reopen(job, prompt_override=prompt, force=force)
     if reopened is None:
-        return Outcome(job.object_id, "changed", "the row changed since it was read: run retry again")
+        return Outcome(
+            job.object_id,
+            "changed",
+            "the row changed since it was read, or its event is being published: retry in a minute",
+        )
     return _enqueue(target, reopened, False, "reopened", f"{job.status} -> RECEIVED, queued for ingest")
 
 

@@ -121,6 +121,8 @@ UNMET: list[tuple[str, Status, dict[str, Any]]] = [
     ("claim_publish", S.COMPLETED, {"publish_lease_until": NOW + 100}),
     ("mark_published", S.COMPLETED, {"event_published": True}),
     ("reopen", S.FAILED, {"error": {"code": SUBMIT_UNCONFIRMED, "message": "m"}}),
+    ("reopen", S.COMPLETED, {"publish_lease_until": NOW + 100}),
+    ("reopen forced", S.FAILED, {"publish_lease_until": NOW + 100}),
 ]
 
 

@@ -93,6 +93,7 @@ MOVES: dict[str, Move] = {
     "reopen": Move(
         TERMINAL,
         Status.RECEIVED,
-        "the row unchanged since the operator read it; a SUBMIT_UNCONFIRMED row only when forced",
+        "the row unchanged since the operator read it, its event not being published right now;"
+        " a SUBMIT_UNCONFIRMED row only when forced",
     ),
 }

@@ -386,7 +386,8 @@ class JobStore:
         `job` is the row as the operator read it: the write is fenced on its `updated_at`, so the attempt
         appended to `history` is the one that ended, and two retries racing reopen it once. A row FAILED with
         SUBMIT_UNCONFIRMED may hold a paid job at AudioLasso already, so it is reopened only with `force`.
-        None when refused. Ingest then claims the RECEIVED row as if it were new (`claim_upload`).
+        None when refused (also while the ended attempt's event is being published: retry a moment later).
+        Ingest then claims the RECEIVED row as if it were new (`claim_upload`).
         """
         if job.error is not None and job.error.code == SUBMIT_UNCONFIRMED and not force:
             return None
@@ -403,13 +404,18 @@ class JobStore:
         )
         sets: dict[str, Any] = {"history": [*(job.history or []), ended]}
         sets |= {"prompt_override": prompt_override} if prompt_override else {}
-        cleared = [name for name in _ATTEMPT_ATTRIBUTES if name not in sets]
-        if job.updated_at:
-            return self._move(
-                "reopen", job.object_id, sets=sets, remove=cleared, fence={"updated_at": job.updated_at}
-            )
+        # Not while the ended attempt's event is being published (its writer's publish lease is live): the
+        # reopened row would lose the state that publishing finishes on.
+        condition = "NOT (event_published = :false AND publish_lease_until >= :now)"
+        condition += "" if job.updated_at else " AND attribute_not_exists(updated_at)"
         return self._move(
-            "reopen", job.object_id, sets=sets, remove=cleared, condition="attribute_not_exists(updated_at)"
+            "reopen",
+            job.object_id,
+            sets=sets,
+            remove=[name for name in _ATTEMPT_ATTRIBUTES if name not in sets],
+            fence={"updated_at": job.updated_at} if job.updated_at else None,
+            condition=condition,
+            values={":false": False, ":now": int(self._clock())},
         )
 
     # The one conditional write.
