@@ -24,7 +24,7 @@ RUNTIME_TESTS := tests/client tests/jobs tests/ingest tests/collect tests/webhoo
 .PHONY: help install lock test test-313 lint format typecheck template-check run bench emulator clean
 
 help:
-	@echo "make run     run the whole pipeline on one machine (FILES=\"a.wav b.mp3\" PROMPT=\"...\")"
+	@echo "make run     run the whole pipeline on one machine (FILES='a.wav \"my song.mp3\"' PROMPT='...')"
 	@echo "make test    lint, type-check, template checks and the whole test suite"
 	@echo "make lock    regenerate the layer's lock ($(LOCK)) after changing a runtime pin"
 	@echo "make bench   relay benchmarks (throughput and peak memory)"
@@ -88,8 +88,14 @@ test: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) lint typecheck
 test-313: $(STAMP313)
 	$(VENV313)/bin/python -m pytest $(RUNTIME_TESTS)
 
+# FILES is split like shell words by lassodrop itself, so a name with spaces is quoted inside it
+# (FILES='"my song.wav" b.mp3'). FILES and PROMPT reach it as typed: their unexpanded text, single-quoted here,
+# so neither make nor the shell reads a $, a quote or a backquote in them.
+shell_quote = '$(subst ','\'',$(1))'
+
 run: $(STAMP)
-	$(BIN)/lassodrop run $(FILES) $(if $(PROMPT),--prompt "$(PROMPT)")
+	$(BIN)/lassodrop run --file-list $(call shell_quote,$(value FILES)) \
+		$(if $(value PROMPT),--prompt $(call shell_quote,$(value PROMPT)))
 
 bench: $(STAMP)
 	$(BIN)/python -m lassodrop_local.bench

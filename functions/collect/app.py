@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lassodrop.collect.config import CollectConfig
-from lassodrop.collect.events import EventPublisher
 from lassodrop.collect.service import Collector
+from lassodrop.events import EventPublisher
 from lassodrop.jobs import JobStore
 from lassodrop.messages import CheckMessage, CheckQueue
 from lassodrop.observability import logger, metrics, tracer

@@ -39,6 +39,7 @@ NOT_IN_MOTO = frozenset(
         "AWS::SQS::QueuePolicy",
         "AWS::S3::BucketPolicy",
         "AWS::CloudWatch::Alarm",
+        "AWS::SNS::TopicPolicy",
         "AWS::SecretsManager::Secret",
         "AWS::Lambda::Url",
     }

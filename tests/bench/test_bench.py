@@ -64,6 +64,7 @@ def test_table_lists_every_variant_and_marks_each_target(bench_run):
     for variant in VARIANTS:
         assert table.count(f"{variant} ") == len(SIZES)
     marks = [line.split()[0] for line in after.strip().splitlines()[: len(document["targets"])]]
-    assert len(marks) == 2 + 1 + 2  # peak RSS per size, flatness, throughput vs curl per size
+    # peak RSS per size, flatness, throughput vs curl per size, public read vs the raw stream per size
+    assert len(marks) == 2 + 1 + 2 + 2
     assert set(marks) <= {"PASS", "FAIL"}
     assert str(out) in printed

@@ -14,9 +14,9 @@ import pytest
 
 from lassodrop.audiolasso import AudioLassoClient
 from lassodrop.collect.config import CollectConfig
-from lassodrop.collect.events import EventPublisher
 from lassodrop.collect.outputs import MIB, transfer_config
 from lassodrop.collect.service import Collector
+from lassodrop.events import EventPublisher
 from lassodrop.jobs import JobStore, ObjectDetails
 from lassodrop.messages import CheckQueue
 from lassodrop.timestamps import utcnow
@@ -64,15 +64,7 @@ def stack(aws_stack: AwsStack) -> Stack:
     info = aws_stack.info
     env = dict(info.functions["CollectFunction"].environment)
     sqs = aws_stack.sqs
-    events_queue_url = sqs.create_queue(QueueName="events-capture")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=events_queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    bus = env["EVENT_BUS_NAME"]
-    aws_stack.events.put_rule(
-        Name="capture", EventBusName=bus, EventPattern=json.dumps({"source": ["lassodrop"]})
-    )
-    aws_stack.events.put_targets(Rule="capture", EventBusName=bus, Targets=[{"Id": "queue", "Arn": arn}])
+    events_queue_url = aws_stack.capture_events(env["EVENT_BUS_NAME"])
     return Stack(
         s3=aws_stack.s3,
         sqs=sqs,
@@ -167,6 +159,11 @@ class Pipeline:
             clock=clock,
             transfer=transfer_config(chunk_bytes=5 * MIB, concurrency=2),
         )
+
+    def folder(self, object_id: str) -> str:
+        """The documented output folder of a job: `<OutputPrefix><key>/<version id>/`."""
+        row = self.row(object_id)
+        return f"{OUTPUT_PREFIX}{row['key']}/{row['version_id']}/"
 
     def row(self, object_id: str) -> dict[str, Any]:
         """The row as stored (the model's one way out)."""

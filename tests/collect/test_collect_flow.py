@@ -29,7 +29,8 @@ def test_completed_job_lands_both_stems_and_result_json(pipeline: Pipeline) -> N
 
     # Then the target is the input byte for byte, the residual is there, and result.json describes both
     assert outcome == "COMPLETED"
-    prefix = f"{OUTPUT_PREFIX}music/song.wav/"
+    prefix = pipeline.folder(object_id)
+    assert prefix.startswith(f"{OUTPUT_PREFIX}music/song.wav/")
     assert body(pipeline, f"{prefix}target.wav") == audio
     residual = body(pipeline, f"{prefix}residual.wav")
     doc = json.loads(body(pipeline, f"{prefix}result.json"))
@@ -169,13 +170,35 @@ def test_tricky_input_keys_map_verbatim_to_output_keys(pipeline: Pipeline, key: 
     pipeline.collector().handle(check(object_id))
 
     listed = pipeline.stack.s3.list_objects_v2(Bucket=pipeline.stack.output_bucket)["Contents"]
+    folder = f"{OUTPUT_PREFIX}{key}/{pipeline.row(object_id)['version_id']}/"
     assert sorted(item["Key"] for item in listed) == [
-        f"{OUTPUT_PREFIX}{key}/residual.wav",
-        f"{OUTPUT_PREFIX}{key}/result.json",
-        f"{OUTPUT_PREFIX}{key}/target.wav",
+        f"{folder}residual.wav",
+        f"{folder}result.json",
+        f"{folder}target.wav",
     ]
-    doc = json.loads(body(pipeline, f"{OUTPUT_PREFIX}{key}/result.json"))
+    doc = json.loads(body(pipeline, f"{folder}result.json"))
     assert doc["source"]["key"] == key
+
+
+def test_an_older_version_finishing_last_leaves_the_newer_versions_outputs_intact(pipeline: Pipeline) -> None:
+    # Given two versions of one key, both submitted
+    older_audio, newer_audio = pcm_wav(4000, rate=8000), pcm_wav(6000, rate=8000)
+    older = pipeline.drop("takes/vocal.wav", older_audio)
+    newer = pipeline.drop("takes/vocal.wav", newer_audio)
+    collector = pipeline.collector()
+
+    # When the newer one is collected first and the slow older one finishes last
+    assert collector.handle(check(newer)) == "COMPLETED"
+    assert collector.handle(check(older)) == "COMPLETED"
+
+    # Then each version has its own folder and the newer's stems and result.json are still its own
+    assert pipeline.folder(older) != pipeline.folder(newer)
+    assert body(pipeline, f"{pipeline.folder(newer)}target.wav") == newer_audio
+    assert body(pipeline, f"{pipeline.folder(older)}target.wav") == older_audio
+    doc = json.loads(body(pipeline, f"{pipeline.folder(newer)}result.json"))
+    assert doc["source"]["version_id"] == pipeline.row(newer)["version_id"]
+    assert doc["source"]["version"] == pipeline.row(newer)["version_id"]
+    assert doc["outputs"]["target"]["sha256"] == hashlib.sha256(newer_audio).hexdigest()
 
 
 def test_output_over_the_size_cap_fails_the_job_and_leaves_no_parts(pipeline: Pipeline) -> None:
@@ -203,7 +226,7 @@ def test_interrupted_download_hands_the_job_back_and_the_retry_completes(pipelin
     assert pipeline.row(object_id)["status"] == "SUBMITTED"
 
     assert collector.handle(check(object_id)) == "COMPLETED"
-    assert body(pipeline, f"{OUTPUT_PREFIX}flaky.wav/target.wav") == audio
+    assert body(pipeline, f"{pipeline.folder(object_id)}target.wav") == audio
 
 
 def test_status_url_on_a_foreign_host_is_recorded_not_fetched_or_retried(pipeline: Pipeline) -> None:

@@ -3,7 +3,7 @@ from typing import Any
 
 import pytest
 
-from lassodrop.collect.events import PublishError
+from lassodrop.events import PublishError
 from lassodrop.jobs import Ending, LeaseHeldError, Status
 from lassodrop.messages import CheckMessage
 from tests.collect.conftest import Pipeline

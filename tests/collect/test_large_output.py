@@ -19,7 +19,7 @@ import requests
 
 from lassodrop.collect.outputs import MIB
 from lassodrop.messages import CheckMessage
-from tests.collect.conftest import OUTPUT_PREFIX, Pipeline
+from tests.collect.conftest import Pipeline
 from tests.fixtures.audio import pcm_wav
 
 OUTPUT_BYTES = 48 * MIB
@@ -78,9 +78,8 @@ def test_large_output_is_streamed_with_bounded_memory(pipeline: Pipeline, remote
     assert outcome == "COMPLETED"
     target = pipeline.row(object_id)["outputs"]["target"]
     assert target["sha256"] == expected_sha
-    head = remote_s3.head_object(
-        Bucket=pipeline.stack.output_bucket, Key=f"{OUTPUT_PREFIX}long/live take.wav/target.wav"
-    )
+    target_key = f"{pipeline.folder(object_id)}target.wav"
+    head = remote_s3.head_object(Bucket=pipeline.stack.output_bucket, Key=target_key)
     assert head["ContentLength"] == target["size"] > OUTPUT_BYTES
     assert pipeline.stack.s3.list_objects_v2(Bucket=pipeline.stack.output_bucket)["KeyCount"] == 0
     print(

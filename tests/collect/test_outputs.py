@@ -3,8 +3,12 @@ import io
 
 import pytest
 
-from lassodrop.audiolasso.models import Output
-from lassodrop.collect.outputs import HashingReader, OutputTooLargeError, extension, output_prefix_for
+from lassodrop.collect.outputs import (
+    HashingReader,
+    OutputLayout,
+    OutputTooLargeError,
+    version_folder,
+)
 
 
 class Trickle(io.RawIOBase):
@@ -16,10 +20,6 @@ class Trickle(io.RawIOBase):
 
     def read(self, n: int = -1) -> bytes:
         return self._data.read(self._step if n < 0 else min(n, self._step))
-
-
-def make_output(file_name: str = "target.wav", content_type: str = "audio/wav") -> Output:
-    return Output(url="https://cdn.audiolasso.dev/o", content_type=content_type, file_name=file_name)
 
 
 def test_reader_fills_each_read_from_a_trickling_stream_and_hashes_everything() -> None:
@@ -50,21 +50,28 @@ def test_reader_is_readable_but_not_seekable_so_s3transfer_streams_it() -> None:
 
 
 @pytest.mark.parametrize(
-    ("output", "expected"),
-    [
-        (make_output(file_name="target.wav"), "wav"),
-        (make_output(file_name="residual.FLAC", content_type="audio/flac"), "flac"),
-        (make_output(file_name="", content_type="audio/mpeg"), "mp3"),
-        (make_output(file_name="no-extension", content_type="application/x-unknown"), "bin"),
-        (make_output(file_name="evil.wav/../x", content_type="audio/wav"), "wav"),
-    ],
+    "key", ["a b+c.wav", "100%/mix.wav", "chansons/été - déjà vu.mp3", "deep/nested/path/x.flac"]
 )
-def test_extension_comes_from_file_name_then_content_type(output: Output, expected: str) -> None:
-    assert extension(output) == expected
+def test_output_prefix_keeps_the_input_key_verbatim_then_the_version(key: str) -> None:
+    assert OutputLayout.for_input("separated/", key, "v1", "abc").folder == f"separated/{key}/v1/"
+
+
+def test_an_unversioned_input_is_foldered_by_its_etag() -> None:
+    layout = OutputLayout.for_input("", "a.wav", None, '"9b2cf535f27731c9-2"')
+
+    assert layout.folder == "a.wav/etag-9b2cf535f27731c9-2/"
+    assert layout.result_key == "a.wav/etag-9b2cf535f27731c9-2/result.json"
+    assert version_folder("null", "abc") == "etag-abc"
 
 
 @pytest.mark.parametrize(
-    "key", ["a b+c.wav", "100%/mix.wav", "chansons/été - déjà vu.mp3", "deep/nested/path/x.flac"]
+    "version_id", ["3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBp=", "..", "v" * 129]
 )
-def test_output_prefix_keeps_the_input_key_verbatim(key: str) -> None:
-    assert output_prefix_for("separated/", key) == f"separated/{key}/"
+def test_a_version_id_unsafe_in_a_key_segment_becomes_its_digest(version_id: str) -> None:
+    digest = hashlib.sha256(version_id.encode()).hexdigest()
+
+    assert version_folder(version_id, "abc") == f"sha256-{digest}"
+
+
+def test_two_versions_never_share_a_folder() -> None:
+    assert version_folder("v1", "same") != version_folder("v2", "same")

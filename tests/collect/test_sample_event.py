@@ -25,7 +25,8 @@ def test_the_sample_first_check_collects_its_job(pipeline: Pipeline, environment
     assert result == {"batchItemFailures": []}
     assert pipeline.row(object_id)["status"] == "COMPLETED"
     listing = pipeline.stack.s3.list_objects_v2(Bucket=pipeline.stack.output_bucket)
-    prefix = f"{OUTPUT_PREFIX}incoming/interview.wav/"
+    prefix = pipeline.folder(object_id)
+    assert prefix.startswith(f"{OUTPUT_PREFIX}incoming/interview.wav/")
     assert sorted(o["Key"] for o in listing["Contents"]) == [
         f"{prefix}{name}" for name in ("residual.wav", "result.json", "target.wav")
     ]

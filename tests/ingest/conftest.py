@@ -19,7 +19,7 @@ from lassodrop.ingest.service import IngestService
 from lassodrop.jobs import Job, JobStore, Status, object_id_for
 from lassodrop.observability import metrics
 from lassodrop_local.emulator import EmulatorServer
-from tests.fixtures.aws import AwsStack, CallRecorder, SendRecorder
+from tests.fixtures.aws import AwsStack, CallRecorder, SendRecorder, drain
 from tests.fixtures.events import received_sqs_event
 from tests.fixtures.handlers import FakeLambdaContext, load_handler
 
@@ -42,6 +42,7 @@ class Stack:
     check_queue_url: str
     secret_arn: str
     bucket: str
+    events_queue_url: str
     template_env: dict[str, str] = field(default_factory=dict)
 
     def drop(self, key: str, body: bytes, **extra: Any) -> dict[str, Any]:
@@ -63,6 +64,10 @@ class Stack:
     def check_messages(self) -> list[dict[str, Any]]:
         got = self.sqs.receive_message(QueueUrl=self.check_queue_url, MaxNumberOfMessages=10)
         return [json.loads(m["Body"]) for m in got.get("Messages", [])]
+
+    def published_events(self) -> list[dict[str, Any]]:
+        """The "lassodrop" events put on the bus so far (each as EventBridge delivers it)."""
+        return [json.loads(message["Body"]) for message in drain(self.sqs, self.events_queue_url)]
 
     def jobs(self) -> JobStore:
         return JobStore(self.table)
@@ -102,6 +107,7 @@ def stack(aws_stack: AwsStack) -> Stack:
     info = aws_stack.info
     ingest_url = info.queues["IngestQueue"].url
     aws_stack.sqs.purge_queue(QueueUrl=ingest_url)  # drop the s3:TestEvent the bucket wiring sent
+    env = dict(info.functions["IngestFunction"].environment)
     return Stack(
         s3=aws_stack.s3,
         sqs=aws_stack.sqs,
@@ -111,7 +117,8 @@ def stack(aws_stack: AwsStack) -> Stack:
         check_queue_url=info.queues["CheckQueue"].url,
         secret_arn=info.api_key_secret_arn,
         bucket=info.input_bucket,
-        template_env=dict(info.functions["IngestFunction"].environment),
+        events_queue_url=aws_stack.capture_events(env["EVENT_BUS_NAME"]),
+        template_env=env,
     )
 
 

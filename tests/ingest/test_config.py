@@ -14,10 +14,12 @@ VALID = {
     "DEFAULT_PROMPT": "isolate the lead vocal",
     "PREFIX_PROMPTS": '{"talks/": "keep the speaker"}',
     "INPUT_PREFIX": "incoming/",
+    "OUTPUT_PREFIX": "separated/",
     "FIRST_CHECK_DELAY_SECONDS": "30",
     "UPLOAD_LEASE_SECONDS": "900",
     "WEBHOOK_BASE_URL": "",
     "JOB_TTL_DAYS": "90",
+    "EVENT_BUS_NAME": "default",
 }
 
 
@@ -25,6 +27,7 @@ def test_a_complete_environment_parses() -> None:
     config = IngestConfig.from_env(VALID)
 
     assert config.prefix_prompts == {"talks/": "keep the speaker"}
+    assert config.output_prefix == "separated/"
     assert (config.first_check_delay_seconds, config.upload_lease_seconds, config.job_ttl_days) == (
         30,
         900,
@@ -35,7 +38,15 @@ def test_a_complete_environment_parses() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["JOBS_TABLE", "CHECK_QUEUE_URL", "API_KEY_SECRET_ARN", "AUDIOLASSO_BASE_URL", "DEFAULT_PROMPT"]
+    "name",
+    [
+        "JOBS_TABLE",
+        "CHECK_QUEUE_URL",
+        "API_KEY_SECRET_ARN",
+        "AUDIOLASSO_BASE_URL",
+        "DEFAULT_PROMPT",
+        "EVENT_BUS_NAME",
+    ],
 )
 def test_a_missing_required_variable_is_named(name: str) -> None:
     env = {k: v for k, v in VALID.items() if k != name}
@@ -67,6 +78,7 @@ def test_optional_values_have_their_documented_defaults() -> None:
     optional = (
         "PREFIX_PROMPTS",
         "INPUT_PREFIX",
+        "OUTPUT_PREFIX",
         "FIRST_CHECK_DELAY_SECONDS",
         "UPLOAD_LEASE_SECONDS",
         "JOB_TTL_DAYS",
@@ -75,5 +87,5 @@ def test_optional_values_have_their_documented_defaults() -> None:
 
     config = IngestConfig.from_env(env)
 
-    assert (config.prefix_prompts, config.input_prefix) == ({}, "")
+    assert (config.prefix_prompts, config.input_prefix, config.output_prefix) == ({}, "", "")
     assert (config.first_check_delay_seconds, config.upload_lease_seconds) == (30, 900)

@@ -20,6 +20,7 @@ MOMENT = datetime.fromtimestamp(NOW, tz=UTC)
 OBJECT_ID = "s3://bkt/a.wav?version=v1"
 S = Status
 ENDED = {S.COMPLETED, S.FAILED, S.TIMED_OUT, S.EXPIRED}
+EVERY_END = ENDED | {S.REJECTED}
 
 # A row that satisfies every extra precondition: its leases ran out, the caller holds attempt 1 and owner
 # "worker", a submit was started without an answer, and its event is unpublished with an expired lease.
@@ -97,10 +98,10 @@ MOVES: dict[str, tuple[set[Status], dict[str, Any], Attempt]] = {
         {},
         lambda s: s.finish(OBJECT_ID, Ending(S.TIMED_OUT), MOMENT, owner=None),
     ),
-    "claim_publish": (ENDED, {}, lambda s: s.claim_publish(OBJECT_ID, MOMENT)),
-    "mark_published": (ENDED, {}, lambda s: s.mark_published(OBJECT_ID, "evt")),
-    "reopen": (ENDED | {S.REJECTED}, {}, _reopen),
-    "reopen forced": (ENDED | {S.REJECTED}, {}, lambda s: _reopen(s, force=True)),
+    "claim_publish": (EVERY_END, {}, lambda s: s.claim_publish(OBJECT_ID, MOMENT)),
+    "mark_published": (EVERY_END, {}, lambda s: s.mark_published(OBJECT_ID, "evt")),
+    "reopen": (EVERY_END, {}, _reopen),
+    "reopen forced": (EVERY_END, {}, lambda s: _reopen(s, force=True)),
 }
 
 # Where a move's extra precondition does not hold it is refused even from an allowed status.

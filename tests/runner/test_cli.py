@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lassodrop_local.cli import main
+from lassodrop_local.runner import embedded
 from lassodrop_local.runner.demo import write_tone
 from tests.runner.helpers import wait_until
 
@@ -21,6 +22,20 @@ pytestmark = pytest.mark.slow
 # A function's line on the console: "  [IngestFunction] REPORT RequestId: ..."
 CONSOLE_REPORT = re.compile(r"^  \[(?P<function>\w+)\] REPORT RequestId: [0-9a-f-]{36}  Duration: ")
 LOG_START = re.compile(r"^\[(?P<function>\w+)\] START RequestId: ")
+
+
+# The demo file's progress line: "demo-tone.wav  queued (req_...)"
+PROGRESS_LINE = re.compile(r"^demo-tone\.wav  (?P<stage>[a-z][A-Za-z ]*[a-z])(?: \(req_\w+\))?$")
+STAGE_ORDER = [
+    "uploading",
+    "uploaded",
+    "sending to AudioLasso",
+    "submitted",
+    "queued",
+    "processing",
+    "collecting",
+    "done",
+]
 
 
 def summary_rows(printed: str) -> dict[str, list[str]]:
@@ -60,6 +75,14 @@ def test_run_without_files_separates_a_demo_tone_and_reports_every_invocation(tm
     result = json.loads((demo / "result.json").read_text())
     assert result["prompt"] == "isolate the tone"
     assert summary_rows(printed)["demo-tone.wav"][1] == "COMPLETED"
+    # And the emulator's address is given, and the file's stages come in the order it went through them
+    assert re.search(
+        r"^stack ready: s3://\S+ -> the AudioLasso emulator at http://127\.0\.0\.1:\d+$", printed, re.M
+    )
+    stages = [m["stage"] for line in printed.splitlines() if (m := PROGRESS_LINE.match(line))]
+    assert stages[:2] == ["uploading", "uploaded"]
+    assert stages[-1] == "done"
+    assert stages == sorted(stages, key=STAGE_ORDER.index), stages
     # And every invocation, as counted by the runtime and as started in the log, has its REPORT line
     reports = Counter(m["function"] for line in printed.splitlines() if (m := CONSOLE_REPORT.match(line)))
     log = (out / "lassodrop-run.log").read_text().splitlines()
@@ -73,13 +96,16 @@ def test_run_without_files_separates_a_demo_tone_and_reports_every_invocation(tm
 def test_run_on_good_and_bad_files_completes_the_good_one_and_names_why_the_others_were_rejected(
     tmp_path, capsys
 ):
-    # Given a real WAV, a text file and an empty file
-    good = write_tone(tmp_path / "song.wav")
+    # Given a real WAV with spaces and wide characters in its name, a text file and an empty file, and what
+    # an earlier run left in the output folder of the text file
+    good = write_tone(tmp_path / "私の 歌 (live).wav")
     notes = tmp_path / "notes.txt"
     notes.write_text("not audio at all\n")
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
     out = tmp_path / "out"
+    (out / "notes.txt").mkdir(parents=True)
+    (out / "notes.txt" / "target.wav").write_bytes(b"an earlier run's stem")
 
     # When the pipeline runs on all three
     code = main(["run", str(good), str(notes), str(empty), "--out", str(out), "--timeout", "120"])
@@ -88,9 +114,9 @@ def test_run_on_good_and_bad_files_completes_the_good_one_and_names_why_the_othe
     printed = capsys.readouterr().out
     assert code == 1, printed
     rows = summary_rows(printed)
-    assert rows["song.wav"][1] == "COMPLETED"
-    assert rows["song.wav"][4] == "residual.wav, result.json, target.wav"
-    assert (out / "song.wav" / "target.wav").read_bytes() == good.read_bytes()
+    assert rows["私の 歌 (live).wav"][1] == "COMPLETED"
+    assert rows["私の 歌 (live).wav"][4] == "residual.wav, result.json, target.wav"
+    assert (out / good.name / "target.wav").read_bytes() == good.read_bytes()
     assert rows["notes.txt"][1] == "REJECTED"
     assert "UNSUPPORTED_CONTENT_TYPE" in rows["notes.txt"][4]
     assert "text/plain" in rows["notes.txt"][4]
@@ -152,8 +178,15 @@ def still_running(processes: dict[int, str]) -> list[int]:
     return [pid for pid, started in processes.items() if pid in table and table[pid][1] == started]
 
 
-def test_ctrl_c_stops_the_run_promptly_and_leaves_no_process_behind(tmp_path):
-    # Given `lassodrop run` (the console script) mid-run: the stack is up and a function has run
+# A file's progress line once its job exists at the provider: "demo-tone.wav  queued (req_...)"
+SUBMITTED_LINE = re.compile(r"^(?P<name>\S+)\s+(?:submitted|queued|processing) \((?P<request_id>req_\w+)\)$")
+LEFT_RUNNING = re.compile(
+    r"^1 submitted job not collected by this run: (?P<name>\S+) \((?P<request_id>req_\w+)\)\.$"
+)
+
+
+def test_ctrl_c_prints_each_files_last_row_then_stops_the_stack_and_leaves_no_process(tmp_path):
+    # Given `lassodrop run` (the console script) mid-run: the file's job is submitted to the emulator
     script = Path(sys.executable).with_name("lassodrop")
     assert script.is_file(), f"console script missing: {script}"
     run = subprocess.Popen(
@@ -169,7 +202,7 @@ def test_ctrl_c_stops_the_run_promptly_and_leaves_no_process_behind(tmp_path):
     reader.start()
     children: dict[int, str] = {}
     try:
-        wait_until(lambda: any("REPORT RequestId: " in line for line in lines) or run.poll() is not None, 90)
+        submitted = wait_until(lambda: submitted_line(lines) or run.poll() is not None, 90)
         assert run.poll() is None, "".join(lines)
         children = descendants(run.pid)
         assert children, "no function worker was running"
@@ -177,15 +210,54 @@ def test_ctrl_c_stops_the_run_promptly_and_leaves_no_process_behind(tmp_path):
         # When the user presses Ctrl-C
         os.killpg(run.pid, signal.SIGINT)
 
-        # Then it stops within a bound, says so, and no process it started is left
+        # Then it stops within a bound with 130, and no process it started is left
         code = run.wait(timeout=30)
         reader.join(timeout=10)
-        assert code == 130, "".join(lines)
-        assert "interrupted: the stack is stopped\n" in lines
+        printed = "".join(lines)
+        assert code == 130, printed
         assert wait_until(lambda: not still_running(children), timeout=10, interval=0.1)
+        # And the summary shows the row as the stopped functions left it, with its request id, and says
+        # that the job goes on at AudioLasso, before the stack is reported stopped
+        row = summary_rows(printed)["demo-tone.wav"]
+        assert row[1] == "SUBMITTED", printed
+        assert row[3] == submitted["request_id"]
+        assert row[4].endswith(" when the run stopped")
+        left = [m for line in printed.splitlines() if (m := LEFT_RUNNING.match(line))]
+        assert [(m["name"], m["request_id"]) for m in left] == [("demo-tone.wav", submitted["request_id"])]
+        assert "go on at AudioLasso" in printed
+        stopped = lines.index("interrupted: the stack is stopped\n")
+        assert stopped > next(n for n, line in enumerate(lines) if line.startswith("file "))
     finally:
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait(timeout=10)
         for pid in still_running(children):
             os.kill(pid, signal.SIGKILL)
+
+
+def submitted_line(lines: list[str]) -> re.Match[str] | None:
+    return next((m for line in list(lines) if (m := SUBMITTED_LINE.match(line.rstrip("\n")))), None)
+
+
+def test_at_the_timeout_the_summary_shows_the_submitted_job_and_the_exit_code_is_124(
+    tmp_path, capsys, monkeypatch
+):
+    # Given an emulator whose jobs run far longer than the run waits
+    monkeypatch.setattr(embedded, "EMULATOR_RUN_SECONDS", 300.0)
+    song = write_tone(tmp_path / "song.wav")
+
+    # When the run gives up after a few seconds
+    code = main(["run", str(song), "--out", str(tmp_path / "out"), "--timeout", "10"])
+
+    # Then the summary shows the job's row as it was (submitted, processing at the provider) with its request
+    # id, names the job left behind, and the exit code says the run timed out
+    printed = capsys.readouterr().out
+    assert code == 124, printed
+    assert "gave up waiting after 10 s: stopping the functions" in printed
+    row = summary_rows(printed)["song.wav"]
+    assert row[1] == "SUBMITTED", printed
+    assert row[4] == "processing when the run stopped"
+    assert re.fullmatch(r"req_\w+", row[3])
+    assert f"song.wav  processing ({row[3]})" in printed.splitlines()
+    assert f"1 submitted job not collected by this run: song.wav ({row[3]})." in printed.splitlines()
+    assert not (tmp_path / "out" / "song.wav").exists()

@@ -145,7 +145,9 @@ def _table_arn(stack: StackInfo) -> str:
     return f"arn:aws:dynamodb:{stack.region}:123456789012:table/{stack.jobs_table}"
 
 
-def test_only_collect_may_publish_events(build_stack: BuildStack, moto_clients: AwsClients) -> None:
+def test_only_ingest_and_collect_which_end_jobs_may_publish_events(
+    build_stack: BuildStack, moto_clients: AwsClients
+) -> None:
     stack = build_stack({"EnableWebhooks": "true"})
 
     publishers = {
@@ -153,7 +155,7 @@ def test_only_collect_may_publish_events(build_stack: BuildStack, moto_clients: 
         for role_id in ("IngestFunctionRole", "CollectFunctionRole", "WebhookFunctionRole")
         if _resources_allowing(_statements(moto_clients, stack, role_id), "events:")
     }
-    assert publishers == {"CollectFunctionRole"}
+    assert publishers == {"IngestFunctionRole", "CollectFunctionRole"}
 
 
 def test_no_inline_policy_grants_every_resource_or_a_whole_bucket(

@@ -33,10 +33,12 @@ CONTRACT_ENVIRONMENT = {
         "DEFAULT_PROMPT",
         "PREFIX_PROMPTS",
         "INPUT_PREFIX",
+        "OUTPUT_PREFIX",
         "FIRST_CHECK_DELAY_SECONDS",
         "UPLOAD_LEASE_SECONDS",
         "WEBHOOK_BASE_URL",
         "JOB_TTL_DAYS",
+        "EVENT_BUS_NAME",
     },
     "CollectFunction": API_CALLERS
     | {
@@ -257,7 +259,7 @@ def test_dead_letter_queues_and_function_errors_raise_alarms(translation: Transl
     alarms = [
         r["Properties"]
         for r in translation.template["Resources"].values()
-        if r["Type"] == "AWS::CloudWatch::Alarm"
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"].get("Namespace", "").startswith("AWS/")
     ]
 
     watched = {json.dumps(alarm["Dimensions"][0]["Value"]) for alarm in alarms}

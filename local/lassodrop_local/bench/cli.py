@@ -30,6 +30,7 @@ from lassodrop_local.bench.spec import (
     DOWNLOAD_FILE,
     READ_ALL,
     RELAY,
+    RELAY_RAW_STREAM,
     RELAY_SMALL_BLOCKS,
     SMALL_BLOCK_SIZE,
     VariantSpec,
@@ -140,6 +141,7 @@ def _runs_on(obj: GeneratedObject, repeat: int, base: VariantSpec, client: Audio
     variants = [
         (RELAY, base.block_size),
         (RELAY_SMALL_BLOCKS, SMALL_BLOCK_SIZE),
+        (RELAY_RAW_STREAM, base.block_size),
         (READ_ALL, base.block_size),
         (DOWNLOAD_FILE, base.block_size),
         (CURL, base.block_size),
@@ -160,7 +162,7 @@ def _spec_for(
     base: VariantSpec, variant: str, block_size: int, obj: GeneratedObject, client: AudioLassoClient
 ) -> VariantSpec:
     spec = dataclasses.replace(base, variant=variant, key=obj.key, size=obj.size, block_size=block_size)
-    if variant in (RELAY, RELAY_SMALL_BLOCKS):
+    if variant in (RELAY, RELAY_SMALL_BLOCKS, RELAY_RAW_STREAM):
         return spec  # the relay creates its own upload, as ingest does
     upload = client.create_upload(obj.key.rsplit("/", 1)[-1], CONTENT_TYPE, obj.size)
     return dataclasses.replace(

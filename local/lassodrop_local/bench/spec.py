@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 
 RELAY = "lassodrop relay"
 RELAY_SMALL_BLOCKS = "lassodrop relay, 16 KiB blocks"
+# The relay reading botocore's private raw stream instead of StreamingBody.read: the price of the public API.
+RELAY_RAW_STREAM = "lassodrop relay, private raw stream"
 READ_ALL = "read all, then PUT"
 DOWNLOAD_FILE = "download to file, then PUT"
 CURL = "curl GET | curl -T -"
-VARIANTS = (RELAY, RELAY_SMALL_BLOCKS, READ_ALL, DOWNLOAD_FILE, CURL)
+VARIANTS = (RELAY, RELAY_SMALL_BLOCKS, RELAY_RAW_STREAM, READ_ALL, DOWNLOAD_FILE, CURL)
 SMALL_BLOCK_SIZE = 16 * 1024
 
 

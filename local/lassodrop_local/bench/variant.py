@@ -17,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import requests
 from boto3.s3.transfer import TransferConfig
@@ -28,10 +28,14 @@ from lassodrop_local.bench.spec import (
     DOWNLOAD_FILE,
     READ_ALL,
     RELAY,
+    RELAY_RAW_STREAM,
     RELAY_SMALL_BLOCKS,
     VariantResult,
     VariantSpec,
 )
+
+if TYPE_CHECKING:
+    from lassodrop.ingest.relay import S3Objects
 
 # moto answers every ranged GET by reading the whole object, so boto3's default 8 MiB concurrent ranges
 # would measure moto (and multiply its memory), not the variant: download_file gets one streamed GET.
@@ -148,10 +152,36 @@ def _peak_kib(report: Path) -> int:
 def lassodrop_relay(spec: VariantSpec) -> VariantResult:
     """The relay ingest runs (lassodrop.ingest.relay.relay), pinned to the object's ETag as ingest pins it."""
     # Imported here so the baselines' peak RSS does not carry lassodrop's imports (Powertools among them).
-    from lassodrop.audiolasso.client import AudioLassoClient
-    from lassodrop.ingest.relay import PinnedObject, S3Objects, relay
+    from lassodrop.ingest.relay import S3Objects
 
-    objects = S3Objects(s3_client(spec.s3_endpoint))
+    return _relay_with(spec, S3Objects(s3_client(spec.s3_endpoint)))
+
+
+def raw_stream_relay(spec: VariantSpec) -> VariantResult:
+    """The same relay reading botocore's private `_raw_stream` under the StreamingBody, as it once did.
+
+    Only here, to show what the public `StreamingBody.read(n)` costs; the functions never use the private one.
+    """
+    from lassodrop.ingest.relay import PinnedObject, S3Objects, S3Source
+
+    class RawStreamSource(S3Source):
+        def read(self, size: int = -1) -> bytes:
+            raw = self._body._raw_stream
+            block = raw.read(size) if size >= 0 else raw.read()
+            self.bytes_read += len(block)
+            return bytes(block)
+
+    class RawStreamObjects(S3Objects):
+        def open(self, obj: PinnedObject) -> S3Source:
+            return RawStreamSource(super().open(obj)._body)
+
+    return _relay_with(spec, RawStreamObjects(s3_client(spec.s3_endpoint)))
+
+
+def _relay_with(spec: VariantSpec, objects: S3Objects) -> VariantResult:
+    from lassodrop.audiolasso.client import AudioLassoClient
+    from lassodrop.ingest.relay import PinnedObject, relay
+
     head = objects.head(PinnedObject(spec.bucket, spec.key))
     pinned = PinnedObject(spec.bucket, spec.key, version_id=head.version_id, etag=head.etag)
     client = AudioLassoClient(
@@ -165,6 +195,7 @@ def lassodrop_relay(spec: VariantSpec) -> VariantResult:
 _RUNNERS: dict[str, Callable[[VariantSpec], VariantResult]] = {
     RELAY: lassodrop_relay,
     RELAY_SMALL_BLOCKS: lassodrop_relay,
+    RELAY_RAW_STREAM: raw_stream_relay,
     READ_ALL: read_all_then_put,
     DOWNLOAD_FILE: download_file_then_put,
     CURL: curl_relay,

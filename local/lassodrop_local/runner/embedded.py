@@ -12,6 +12,9 @@ from typing import Any
 import requests
 from moto.server import ThreadedMotoServer
 
+from lassodrop.audiolasso import AudioLassoError
+from lassodrop.audiolasso.urls import UrlPolicy
+from lassodrop.runtime import ConfigError, read_host_list
 from lassodrop_local.emulator.server import EmulatorServer
 from lassodrop_local.runner.runtime import Runtime
 from lassodrop_local.runner.sandbox import LogSink
@@ -141,18 +144,37 @@ class EmbeddedStack:
         return endpoint
 
     def _start_provider(self) -> Provider:
-        api_key = self._env.get("AUDIOLASSO_API_KEY", "").strip()
-        if api_key:
-            base_url = self._env.get("AUDIOLASSO_BASE_URL", "").strip() or _template_default_base_url(
-                self._template_path
-            )
-            signed_url_hosts = self._env.get("AUDIOLASSO_SIGNED_URL_HOSTS", "").strip()
-            return Provider(api_key, base_url, allow_local=False, signed_url_hosts=signed_url_hosts)
+        service = service_provider(self._env, self._template_path)
+        if service is not None:
+            return service
         emulator = EmulatorServer(
             api_keys=(LOCAL_API_KEY,), queue_seconds=EMULATOR_QUEUE_SECONDS, run_seconds=EMULATOR_RUN_SECONDS
         )
         self._exit.enter_context(emulator)
         return Provider(LOCAL_API_KEY, emulator.base_url, allow_local=True)
+
+
+class ProviderConfigError(ValueError):
+    """The environment names the real service in a way the functions would refuse."""
+
+
+def service_provider(env: Mapping[str, str], template_path: Path = TEMPLATE_PATH) -> Provider | None:
+    """The real AudioLasso when AUDIOLASSO_API_KEY is set, checked as the functions' client will check it;
+    None means the emulator."""
+    api_key = env.get("AUDIOLASSO_API_KEY", "").strip()
+    if not api_key:
+        return None
+    base_url = env.get("AUDIOLASSO_BASE_URL", "").strip() or _template_default_base_url(template_path)
+    # The layer's own checks, so the run fails here, once and plainly, rather than in every invocation.
+    try:
+        hosts = read_host_list(env, "AUDIOLASSO_SIGNED_URL_HOSTS")
+        UrlPolicy(base_url, signed_url_hosts=hosts)
+    except ConfigError as exc:
+        raise ProviderConfigError(str(exc)) from exc
+    except AudioLassoError as exc:
+        raise ProviderConfigError(f"AUDIOLASSO_BASE_URL {base_url}: {exc.message}") from exc
+    signed_url_hosts = ",".join(hosts)
+    return Provider(api_key, base_url, allow_local=False, signed_url_hosts=signed_url_hosts)
 
 
 def _template_default_base_url(template_path: Path) -> str:

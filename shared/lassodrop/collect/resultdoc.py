@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from lassodrop.collect.outputs import StoredOutput
+from lassodrop.collect.outputs import StoredOutput, refused_writes, version_folder
 from lassodrop.timestamps import iso_or_none
-
-RESULT_DOC_NAME = "result.json"
 
 
 @dataclass(frozen=True)
@@ -58,6 +56,8 @@ def build(
             "key": source.key,
             "version_id": source.version_id,
             "etag": source.etag,
+            # The output folder this version's stems are in (the same rule collect used to name it).
+            "version": version_folder(source.version_id, source.etag),
             "object_id": source.object_id,
         },
         "prompt": source.prompt,
@@ -69,8 +69,10 @@ def build(
 
 
 def write(s3: Any, bucket: str, key: str, doc: dict[str, Any]) -> None:
+    """Raises OutputRefusedError when S3 refuses the write for good."""
     body = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8")
-    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    with refused_writes(key):
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
 
 
 def _between(start: datetime | None, end: datetime | None) -> float | None:

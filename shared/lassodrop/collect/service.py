@@ -22,16 +22,19 @@ from lassodrop.audiolasso.errors import (
     classify,
 )
 from lassodrop.audiolasso.models import JobResult, JobStatus
-from lassodrop.collect import backoff, events, resultdoc
+from lassodrop.collect import backoff, resultdoc
 from lassodrop.collect.config import CollectConfig
 from lassodrop.collect.outputs import (
+    OutputLayout,
+    OutputRefusedError,
     OutputTarget,
     OutputTooLargeError,
     StoredOutput,
     copy_output,
-    output_prefix_for,
+    stem_format,
     transfer_config,
 )
+from lassodrop.events import EndEvents, EventPublisher
 from lassodrop.jobs import Ending, Job, JobError, JobStore, LeaseHeldError, Status
 from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
@@ -50,9 +53,13 @@ class Collector:
     api_client: Callable[[], AudioLassoClient]
     s3: Any
     checks: CheckQueue
-    publisher: events.EventPublisher
+    publisher: EventPublisher
     clock: Callable[[], datetime] = utcnow
     transfer: TransferConfig = field(default_factory=transfer_config)
+
+    @property
+    def ends(self) -> EndEvents:
+        return EndEvents(self.publisher, self.jobs, self.clock)
 
     @property
     def api(self) -> AudioLassoClient:
@@ -67,7 +74,7 @@ class Collector:
             return "unknown-job"
         logger.append_keys(object_key=job.key, request_id=job.request_id)
         if job.is_terminal:
-            return self._publish_pending(job)
+            return self.ends.publish_pending(job)
         if job.status not in (Status.SUBMITTED, Status.COLLECTING) or not job.request_id:
             # Ingest has not submitted yet; it enqueues its own first check once it has.
             logger.info("check before submit", status=job.status)
@@ -139,28 +146,30 @@ class Collector:
             raise
 
     def _copy_and_complete(self, job: Job, result: JobResult, owner: str, completed_at: datetime) -> str:
-        prefix = output_prefix_for(self.config.output_prefix, job.key)
-        where = OutputTarget(self.config.output_bucket, prefix, self.config.max_output_bytes, self.transfer)
+        layout = OutputLayout.for_input(self.config.output_prefix, job.key, job.version_id, job.etag)
+        where = OutputTarget(self.config.output_bucket, layout, self.config.max_output_bytes, self.transfer)
         try:
-            stored = [
-                copy_output(self.api, self.s3, "target", result.target, where),
-                copy_output(self.api, self.s3, "residual", result.residual, where),
-            ]
+            stored = self._copy_stems(result, where)
+            collected_at = self.clock()
+            timings = resultdoc.Timings(
+                parse_iso(job.created_at), parse_iso(job.submitted_at), completed_at, collected_at
+            )
+            doc = resultdoc.build(_source(job), result.sample_rate, stored, timings)
+            resultdoc.write(self.s3, self.config.output_bucket, layout.result_key, doc)
         except ExpiredError as error:
             return self._end(job, _expired("output", error), owner=owner)
         except OutputTooLargeError as error:
             too_large = Ending(Status.FAILED, str(error), JobError("OUTPUT_TOO_LARGE", str(error)))
             return self._end(job, too_large, owner=owner)
-        collected_at = self.clock()
-        doc_key = f"{prefix}{resultdoc.RESULT_DOC_NAME}"
-        timings = resultdoc.Timings(
-            parse_iso(job.created_at), parse_iso(job.submitted_at), completed_at, collected_at
-        )
-        doc = resultdoc.build(_source(job), result.sample_rate, stored, timings)
-        resultdoc.write(self.s3, self.config.output_bucket, doc_key, doc)
+        except OutputRefusedError as error:
+            # Not retried: the same write would be refused again, into the DLQ with nothing on the row.
+            refused = Ending(
+                Status.FAILED, "the outputs could not be written", JobError(error.code, error.message)
+            )
+            return self._end(job, refused, owner=owner)
         completed = Ending(
             Status.COMPLETED,
-            outputs=_outputs_field(stored, self.config.output_bucket, doc_key),
+            outputs=_outputs_field(stored, self.config.output_bucket, layout.result_key),
             completed_at=iso(completed_at),
             collected_at=iso(collected_at),
             sample_rate=result.sample_rate,
@@ -169,6 +178,15 @@ class Collector:
         if outcome == Status.COMPLETED:
             _count_completion(stored, timings)
         return outcome
+
+    def _copy_stems(self, result: JobResult, where: OutputTarget) -> list[StoredOutput]:
+        """Both stems, each checked to be writable as audio before either is fetched."""
+        stems = {"target": result.target, "residual": result.residual}
+        formats = {name: stem_format(output) for name, output in stems.items()}
+        return [
+            copy_output(self.api, self.s3, name, output, formats[name], where)
+            for name, output in stems.items()
+        ]
 
     def _fail(self, job: Job, code: str, text: str, *, reason: str = "the service failed the job") -> str:
         return self._end(job, Ending(Status.FAILED, reason, JobError(code, text)))
@@ -181,24 +199,8 @@ class Collector:
             return "lost-race"
         logger.info("job finished", status=ending.status, reason=ending.reason)
         metrics.add_metric(name=_METRIC_BY_STATUS[ending.status], unit=MetricUnit.Count, value=1)
-        self._publish(finished)
+        self.ends.publish(finished)
         return str(ending.status)
-
-    def _publish_pending(self, job: Job) -> str:
-        """Publish for a terminal row whose event was never confirmed (writer crashed or PutEvents failed)."""
-        if job.event_published is not False:
-            return "already-terminal"
-        claimed = self.jobs.claim_publish(job.object_id, self.clock())
-        if claimed is None:
-            return "publish-in-progress"
-        self._publish(claimed)
-        return "published-pending"
-
-    def _publish(self, job: Job) -> None:
-        detail_type = events.detail_type_for(job.status)
-        event_id = self.publisher.publish(detail_type, event_detail(job))
-        self.jobs.mark_published(job.object_id, event_id)
-        logger.info("event published", detail_type=detail_type, event_id=event_id)
 
 
 _METRIC_BY_STATUS = {
@@ -214,29 +216,6 @@ def _count_completion(stored: list[StoredOutput], timings: resultdoc.Timings) ->
     if timings.received_at is not None:
         seconds = (timings.collected_at - timings.received_at).total_seconds()
         metrics.add_metric(name="EndToEndSeconds", unit=MetricUnit.Seconds, value=seconds)
-
-
-def event_detail(job: Job) -> dict[str, Any]:
-    """The event body: enough for a downstream workflow to act without reading the row.
-
-    `dedup_id` is stable per job and outcome, so a consumer can drop the one duplicate a crash between
-    PutEvents and recording it could leave.
-    """
-    outputs = job.outputs or {}
-    return {
-        "dedup_id": f"{job.request_id}:{job.status}",
-        "object_id": job.object_id,
-        "bucket": job.bucket,
-        "key": job.key,
-        "version_id": job.version_id,
-        "request_id": job.request_id,
-        "status": str(job.status),
-        "prompt": job.prompt,
-        "outputs": outputs,
-        "result_uri": outputs.get("result", {}).get("uri"),
-        "error": {"code": job.error.code, "message": job.error.message} if job.error else None,
-        "reason": job.reason,
-    }
 
 
 def _outputs_field(stored: list[StoredOutput], bucket: str, doc_key: str) -> dict[str, Any]:

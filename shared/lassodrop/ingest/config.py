@@ -18,11 +18,14 @@ class IngestConfig:
     default_prompt: str
     prefix_prompts: Mapping[str, str]
     input_prefix: str
+    # Collect's OUTPUT_PREFIX: an input whose output keys would pass S3's key limit is refused before upload.
+    output_prefix: str
     first_check_delay_seconds: int
     # A claimed upload stays ours this long: the function timeout, so a live worker never loses it.
     upload_lease_seconds: int
     webhook_base_url: str | None
     job_ttl_days: int
+    event_bus_name: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "IngestConfig":
@@ -33,12 +36,14 @@ class IngestConfig:
             default_prompt=require(env, "DEFAULT_PROMPT"),
             prefix_prompts=_prefix_prompts(env),
             input_prefix=env.get("INPUT_PREFIX", ""),
+            output_prefix=env.get("OUTPUT_PREFIX", ""),
             first_check_delay_seconds=read_int(
                 env, "FIRST_CHECK_DELAY_SECONDS", default=30, low=0, high=SQS_MAX_DELAY_SECONDS
             ),
             upload_lease_seconds=read_int(env, "UPLOAD_LEASE_SECONDS", default=900, low=1),
             webhook_base_url=_webhook_base_url(env),
             job_ttl_days=read_int(env, "JOB_TTL_DAYS", default=90, low=1),
+            event_bus_name=require(env, "EVENT_BUS_NAME"),
         )
 
 

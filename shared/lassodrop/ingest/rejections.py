@@ -11,6 +11,7 @@ class RejectCode(StrEnum):
     OBJECT_GONE = "OBJECT_GONE"
     OBJECT_CHANGED = "OBJECT_CHANGED"
     INVALID_INPUT = "INVALID_INPUT"
+    KEY_TOO_LONG = "KEY_TOO_LONG"
 
 
 class Rejection(Exception):

@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,13 +23,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from lassodrop.audiolasso import AudioLassoClient, AudioLassoError, InvalidInputError
 from lassodrop.audiolasso.errors import Call, Verdict, classify
 from lassodrop.audiolasso.models import Submission
+from lassodrop.events import EndEvents, EventPublisher
 from lassodrop.ingest.config import IngestConfig
 from lassodrop.ingest.events import ObjectRef, parse_event, parse_message_body
 from lassodrop.ingest.outcomes import Outcome, OutcomeRecorder
 from lassodrop.ingest.prompts import PromptChoice, choose_prompt
 from lassodrop.ingest.rejections import RejectCode, Rejection
 from lassodrop.ingest.relay import ObjectHead, PinnedObject, S3Objects, relay
-from lassodrop.ingest.validation import SNIFF_BYTES, check_size, resolve_content_type
+from lassodrop.ingest.validation import SNIFF_BYTES, check_output_keys, check_size, resolve_content_type
 from lassodrop.jobs import (
     ClaimResult,
     ConcurrentChangeError,
@@ -41,6 +43,7 @@ from lassodrop.jobs import (
 from lassodrop.messages import CheckMessage, CheckQueue, CheckReason
 from lassodrop.observability import logger, metrics
 from lassodrop.runtime import AwsClients, ClientFactory
+from lassodrop.timestamps import utcnow
 
 _OBJECT_LOG_KEYS = ("bucket", "object_key", "version_id", "object_id", "request_id", "attempt")
 
@@ -64,11 +67,13 @@ class IngestService:
     objects: S3Objects
     checks: CheckQueue
     client: Callable[[], AudioLassoClient]
+    publisher: EventPublisher
     new_token: Callable[[], str] = lambda: secrets.token_urlsafe(32)
+    clock: Callable[[], datetime] = utcnow
     outcomes: OutcomeRecorder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.outcomes = OutcomeRecorder(self.jobs)
+        self.outcomes = OutcomeRecorder(self.jobs, EndEvents(self.publisher, self.jobs, self.clock))
 
     def handle_message(self, record: SQSRecord) -> list[Outcome]:
         """Record handler for the SQS batch processor: every object in the message body."""
@@ -130,6 +135,7 @@ class IngestService:
             return self._ensure_first_check(claim.job)
         if claim.result is ClaimResult.FINISHED:
             logger.info("object already finished; skipping", status=claim.job.status)
+            self.outcomes.publish_pending(claim.job)
             return Outcome.DUPLICATE
         if claim.result is ClaimResult.SUBMIT_UNCONFIRMED:
             return self.outcomes.fail_interrupted_submit(claim.job)
@@ -172,6 +178,7 @@ class IngestService:
         head = self.objects.head(obj)
         obj = _pin_version(obj, head)
         check_size(head.size)
+        check_output_keys(self.config.output_prefix, obj.key, obj.version_id, head.etag)
         content_type = resolve_content_type(
             head.content_type, obj.key, lambda: self.objects.read_head(obj, SNIFF_BYTES)
         )
@@ -298,4 +305,5 @@ def build_service(
         objects=S3Objects(clients.s3),
         checks=CheckQueue(clients.sqs, config.check_queue_url),
         client=client or ClientFactory(config.api),
+        publisher=EventPublisher(clients.events, config.event_bus_name),
     )

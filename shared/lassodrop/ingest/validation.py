@@ -4,6 +4,7 @@ import mimetypes
 from collections.abc import Callable
 
 from lassodrop.audiolasso import MAX_UPLOAD_BYTES
+from lassodrop.collect.outputs import S3_MAX_KEY_BYTES, OutputLayout, utf8_length
 from lassodrop.ingest.rejections import RejectCode, Rejection
 from lassodrop.ingest.sniff import identify
 
@@ -31,6 +32,21 @@ def check_size(size: int) -> None:
     if size > MAX_OBJECT_BYTES:
         raise Rejection(
             RejectCode.TOO_LARGE, f"the object is {size} bytes; AudioLasso accepts at most {MAX_OBJECT_BYTES}"
+        )
+
+
+def check_output_keys(output_prefix: str, key: str, version_id: str | None, etag: str) -> None:
+    """Refuse an input whose outputs could never be written: S3 would refuse the longest output key.
+
+    Collect's own layout decides (the version folder and the longest allowed stem extension included), so the
+    check and the keys collect writes cannot drift apart. Decided here, a paid job is never started for it.
+    """
+    longest = utf8_length(OutputLayout.for_input(output_prefix, key, version_id, etag).longest_key())
+    if longest > S3_MAX_KEY_BYTES:
+        raise Rejection(
+            RejectCode.KEY_TOO_LONG,
+            f"the longest output key would be {longest} bytes (UTF-8; the input key is {utf8_length(key)}); "
+            f"S3 keys are at most {S3_MAX_KEY_BYTES} bytes",
         )
 
 

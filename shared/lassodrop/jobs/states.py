@@ -9,10 +9,11 @@
                               │   claim_upload once the                     ▼   ▼
                               │   lease ran out (no submit          COMPLETED, FAILED,
                               │   started)                          TIMED_OUT or EXPIRED
-                              ├─mark_rejected──────────▶ REJECTED     (claim_publish, mark_published)
+                              ├─mark_rejected──────────▶ REJECTED
                               ├─mark_failed────────────▶ FAILED
                               └─mark_submit_unconfirmed▶ FAILED (SUBMIT_UNCONFIRMED)
  mark_check_enqueued: on SUBMITTED and later, status unchanged.
+ claim_publish, mark_published: on every terminal status (whoever wrote it), status unchanged.
  reopen (an operator's retry): any terminal status ──▶ RECEIVED, the ended attempt kept in `history`.
 ```
 
@@ -87,8 +88,9 @@ MOVES: dict[str, Move] = {
         COLLECT_TERMINAL,
         "COLLECTING: the caller holds the lease, or (no caller lease) the lease ran out",
     ),
-    "claim_publish": Move(COLLECT_TERMINAL, None, "event unpublished and its publish lease ran out"),
-    "mark_published": Move(COLLECT_TERMINAL, None, "event unpublished"),
+    # every end, ingest's and collect's
+    "claim_publish": Move(TERMINAL, None, "event unpublished and its publish lease ran out"),
+    "mark_published": Move(TERMINAL, None, "event unpublished"),
     # operations
     "reopen": Move(
         TERMINAL,

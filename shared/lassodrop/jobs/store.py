@@ -268,7 +268,7 @@ class JobStore:
         return self._move(
             "mark_submit_unconfirmed",
             object_id,
-            sets={"error": JobError(SUBMIT_UNCONFIRMED, message), "reason": reason},
+            sets={"error": JobError(SUBMIT_UNCONFIRMED, message), "reason": reason, **self._event_pending()},
             remove=["lease_until"],
             fence=fence,
             condition="attribute_exists(submit_started_at) AND attribute_not_exists(request_id)",
@@ -290,12 +290,12 @@ class JobStore:
 
     def mark_rejected(self, object_id: str, *, code: str, reason: str) -> Job | None:
         """-> REJECTED: bad input, terminal; `reason` is for the person who dropped the file."""
-        sets = {"error": JobError(code, reason), "reason": reason}
+        sets = {"error": JobError(code, reason), "reason": reason, **self._event_pending()}
         return self._move("mark_rejected", object_id, sets=sets, remove=["lease_until"])
 
     def mark_failed(self, object_id: str, *, code: str, message: str, reason: str) -> Job | None:
         """-> FAILED with the error AudioLasso (or the pipeline) gave, before any submit; terminal."""
-        sets = {"error": JobError(code, message), "reason": reason}
+        sets = {"error": JobError(code, message), "reason": reason, **self._event_pending()}
         return self._move("mark_failed", object_id, sets=sets, remove=["lease_until"])
 
     # Collect's moves.
@@ -330,11 +330,7 @@ class JobStore:
         died mid-copy: nobody else would ever end the job); with it, COLLECTING under our lease. The row is
         left `event_published = false` with a short publish lease held by the writer (see claim_publish).
         """
-        sets = {
-            **ending.attributes(),
-            "event_published": False,
-            "publish_lease_until": epoch(now) + PUBLISH_LEASE_SECONDS,
-        }
+        sets = {**ending.attributes(), **self._event_pending(now)}
         if owner is None:
             fence: dict[str, Any] = {}
             condition = "#status = :submitted OR lease_until < :now"
@@ -355,6 +351,11 @@ class JobStore:
             condition=condition,
             values=values,
         )
+
+    def _event_pending(self, now: datetime | None = None) -> dict[str, Any]:
+        """What every terminal write sets: its event is not yet published, and the writer may publish it."""
+        moment = epoch(now) if now is not None else int(self._clock())
+        return {"event_published": False, "publish_lease_until": moment + PUBLISH_LEASE_SECONDS}
 
     def claim_publish(self, object_id: str, now: datetime) -> Job | None:
         """Take over publishing a terminal row's event that its writer never confirmed (lease ran out)."""
