@@ -1,4 +1,5 @@
-"""The `lassodrop` command: local-only tooling (the emulator, the embedded stack)."""
+"""The `lassodrop` command: local-only tooling (the emulator, the embedded stack), and the operations
+commands for a running pipeline (lassodrop_ops)."""
 
 import argparse
 import importlib
@@ -11,6 +12,11 @@ _SUBCOMMANDS = {
     "emulator": "lassodrop_local.emulator.cli",
     "run": "lassodrop_local.runner.cli",
     "up": "lassodrop_local.up.cli",
+    "status": "lassodrop_ops.status",
+    "ls": "lassodrop_ops.listing",
+    "retry": "lassodrop_ops.retry",
+    "backfill": "lassodrop_ops.backfill",
+    "redrive": "lassodrop_ops.redrive",
 }
 
 

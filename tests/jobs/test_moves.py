@@ -11,7 +11,17 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from lassodrop.jobs import ClaimResult, Ending, Job, JobStore, ObjectDetails, Status, Waiting, WaitingFor
+from lassodrop.jobs import (
+    SUBMIT_UNCONFIRMED,
+    ClaimResult,
+    Ending,
+    Job,
+    JobStore,
+    ObjectDetails,
+    Status,
+    Waiting,
+    WaitingFor,
+)
 from lassodrop_local.stack import clients_for_moto
 from tests.fixtures.aws import create_jobs_table
 
@@ -44,6 +54,11 @@ DETAILS = ObjectDetails(size=1, content_type="audio/wav", prompt="p", prompt_sou
 def _claim(store: JobStore) -> bool:
     claim = store.claim_upload("bkt", "a.wav", version_id="v1", etag=None, lease_seconds=900, ttl_days=1)
     return claim.result is ClaimResult.CLAIMED
+
+
+def _reopen(store: JobStore, *, force: bool = False) -> bool:
+    job = store.get(OBJECT_ID)
+    return job is not None and store.reopen(job, prompt_override="again", force=force) is not None
 
 
 Attempt = Callable[[JobStore], object]
@@ -120,6 +135,8 @@ MOVES: dict[str, tuple[set[Status], dict[str, Any], Attempt]] = {
     ),
     "claim_publish": (EVERY_END, {}, lambda s: s.claim_publish(OBJECT_ID, MOMENT)),
     "mark_published": (EVERY_END, {}, lambda s: s.mark_published(OBJECT_ID, "evt")),
+    "reopen": (EVERY_END, {}, _reopen),
+    "reopen forced": (EVERY_END, {}, lambda s: _reopen(s, force=True)),
 }
 
 # Where a move's extra precondition does not hold it is refused even from an allowed status.
@@ -150,6 +167,9 @@ UNMET: list[tuple[str, Status, dict[str, Any]]] = [
     ("claim_publish", S.COMPLETED, {"event_published": True}),
     ("claim_publish", S.COMPLETED, {"publish_lease_until": NOW + 100}),
     ("mark_published", S.COMPLETED, {"event_published": True}),
+    ("reopen", S.FAILED, {"error": {"code": SUBMIT_UNCONFIRMED, "message": "m"}}),
+    ("reopen", S.COMPLETED, {"publish_lease_until": NOW + 100}),
+    ("reopen forced", S.FAILED, {"publish_lease_until": NOW + 100}),
 ]
 
 
@@ -206,3 +226,57 @@ def test_a_move_is_refused_while_its_extra_precondition_does_not_hold(
 
     assert not _moved(attempt(store))
     assert store.get(OBJECT_ID) == before
+
+
+def test_reopen_keeps_the_ended_attempt_and_clears_it_for_the_next(store: JobStore) -> None:
+    # Given a FAILED row, its first attempt's request id, error and times on it
+    failed = _seed(
+        store,
+        S.FAILED,
+        {
+            "request_id": "req_1",
+            "submit_started_at": "t0",
+            "submitted_at": "t1",
+            "updated_at": "t2",
+            "error": {"code": "PROCESSING_FAILED", "message": "m"},
+            "reason": "r",
+            "prompt": "p",
+        },
+    )
+
+    # When it is reopened with a new prompt, and reopened again from the same (now stale) read
+    reopened = store.reopen(failed, prompt_override="again")
+    stale = store.reopen(failed)
+
+    # Then it is RECEIVED with nothing of the first attempt but its summary in history, and reopened once
+    assert reopened is not None
+    assert stale is None
+    assert (reopened.status, reopened.prompt_override, reopened.attempts) == (S.RECEIVED, "again", 1)
+    assert (reopened.request_id, reopened.submit_started_at, reopened.error, reopened.lease_until) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    [ended] = reopened.history or []
+    assert (ended.attempt, ended.status, ended.request_id, ended.submitted_at, ended.ended_at) == (
+        1,
+        "FAILED",
+        "req_1",
+        "t1",
+        "t2",
+    )
+    assert ended.error is not None
+    assert ended.error.code == "PROCESSING_FAILED"
+    assert store.get(OBJECT_ID) == reopened
+
+
+def test_a_reopened_row_is_claimed_again_and_counts_its_attempt(store: JobStore) -> None:
+    # Given a TIMED_OUT row that was reopened
+    store.reopen(_seed(store, S.TIMED_OUT, {"submit_started_at": "t0", "request_id": "req_1"}))
+
+    # Then ingest claims it like a new row, as attempt 2, the earlier submit forgotten
+    assert _claim(store)
+    claimed = store.get(OBJECT_ID)
+    assert claimed is not None
+    assert (claimed.status, claimed.attempts, claimed.submit_started_at) == (S.UPLOADING, 2, None)

@@ -152,6 +152,10 @@ def test_jobs_table_has_the_contract_key_and_indexes(
         {"AttributeName": "source_uri", "KeyType": "HASH"},
         {"AttributeName": "created_at", "KeyType": "RANGE"},
     ]
+    assert indexes["by-status"]["KeySchema"] == [
+        {"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
     assert {index["Projection"]["ProjectionType"] for index in indexes.values()} == {"ALL"}
 
 

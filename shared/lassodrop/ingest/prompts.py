@@ -1,7 +1,7 @@
 """Which prompt (and optional spans) an object is separated with.
 
-Order: the object's own metadata (`prompt`, `spans`), else the longest configured key prefix, else the
-stack's default.
+Order: a prompt an operator gave when retrying the job (`lassodrop retry --prompt`), else the object's own
+metadata (`prompt`, `spans`), else the longest configured key prefix, else the stack's default.
 """
 
 import email.header
@@ -20,13 +20,19 @@ MAX_SPANS = 100
 class PromptChoice:
     prompt: str
     spans: list[dict[str, Any]] | None
-    source: str  # "metadata", "prefix:<prefix>" or "default": logged so a user can see why
+    source: str  # "override", "metadata", "prefix:<prefix>" or "default": logged so a user can see why
 
 
 def choose_prompt(
-    key: str, metadata: Mapping[str, str], prefix_prompts: Mapping[str, str], default_prompt: str
+    key: str,
+    metadata: Mapping[str, str],
+    prefix_prompts: Mapping[str, str],
+    default_prompt: str,
+    override: str | None = None,
 ) -> PromptChoice:
     spans = parse_spans(metadata["spans"]) if metadata.get("spans") else None
+    if override:
+        return PromptChoice(override, spans, "override")
     own = _decode_metadata(metadata.get("prompt", ""), "prompt").strip()
     if own:
         return PromptChoice(own, spans, "metadata")

@@ -271,7 +271,13 @@ class IngestService:
         content_type = resolve_content_type(
             head.content_type, obj.key, lambda: self.objects.read_head(obj, SNIFF_BYTES)
         )
-        choice = choose_prompt(obj.key, head.metadata, self.config.prefix_prompts, self.config.default_prompt)
+        choice = choose_prompt(
+            obj.key,
+            head.metadata,
+            self.config.prefix_prompts,
+            self.config.default_prompt,
+            override=job.prompt_override,
+        )
         webhook = self._new_webhook(job)
         self._record_details(job, obj, head, content_type, choice, webhook)
         # A file an earlier attempt uploaded (refused submit, account trouble) is submitted again while valid.

@@ -78,6 +78,31 @@ WAITING_ATTRIBUTES = ("waiting_for", "waiting_message", "waiting_since", "waitin
 
 
 @dataclass(frozen=True)
+class PastAttempt:
+    """How an earlier attempt at the same object version ended, kept on the row when it is reopened."""
+
+    attempt: int
+    status: str
+    error: JobError | None = None
+    reason: str | None = None
+    request_id: str | None = None
+    prompt: str | None = None
+    submitted_at: str | None = None
+    completed_at: str | None = None
+    ended_at: str | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> PastAttempt:
+        known = {f.name for f in fields(cls)}
+        plain = {name: value for name, value in item.items() if name in known}
+        if isinstance(plain.get("error"), Mapping):
+            plain["error"] = JobError(
+                str(plain["error"].get("code", "")), str(plain["error"].get("message", ""))
+            )
+        return cls(**plain)
+
+
+@dataclass(frozen=True)
 class ObjectDetails:
     """What ingest learns about the object while it holds the upload lease."""
 
@@ -151,6 +176,9 @@ class Job:
     waiting_message: str | None = None
     waiting_since: str | None = None
     waiting_step: Step | None = None
+    # earlier attempts (`JobStore.reopen`), oldest first, and the prompt an operator asked the next one to use
+    history: list[PastAttempt] | None = None
+    prompt_override: str | None = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Job:
@@ -164,6 +192,8 @@ class Job:
         for name, kind in (("waiting_for", WaitingFor), ("waiting_step", Step)):
             if plain.get(name) is not None:
                 plain[name] = kind(plain[name])
+        if isinstance(plain.get("history"), list):
+            plain["history"] = [PastAttempt.from_item(entry) for entry in plain["history"]]
         if isinstance(plain.get("spans"), str):
             plain["spans"] = json.loads(plain["spans"])
         return cls(**plain)
@@ -235,6 +265,8 @@ def storable(value: Any) -> Any:
         return str(value)
     if isinstance(value, JobError):
         return asdict(value)
+    if isinstance(value, PastAttempt):
+        return {name: storable(v) for name, v in asdict(value).items() if v is not None}
     if isinstance(value, float):
         return Decimal(str(value))
     if isinstance(value, Mapping):

@@ -18,6 +18,7 @@
  mark_check_enqueued: on SUBMITTED and later, status unchanged; record_check_failure: on SUBMITTED.
  claim_publish, mark_published: on every terminal status (whoever wrote it), status unchanged.
  take_webhook_check: on SUBMITTED or COLLECTING, status unchanged, at most once per interval.
+ reopen (an operator's retry): any terminal status ──▶ RECEIVED, the ended attempt kept in `history`.
 ```
 
 WAITING is account trouble at AudioLasso (a bad key, no credits, a missing scope: `waiting_for`), never the
@@ -114,4 +115,11 @@ MOVES: dict[str, Move] = {
     # every end, ingest's and collect's
     "claim_publish": Move(TERMINAL, None, "event unpublished and its publish lease ran out"),
     "mark_published": Move(TERMINAL, None, "event unpublished"),
+    # operations
+    "reopen": Move(
+        TERMINAL,
+        Status.RECEIVED,
+        "the row unchanged since the operator read it, its event not being published right now;"
+        " a SUBMIT_UNCONFIRMED row only when forced",
+    ),
 }

@@ -27,6 +27,7 @@ from lassodrop.jobs.row import (
     Job,
     JobError,
     ObjectDetails,
+    PastAttempt,
     Step,
     Waiting,
     WebhookPointer,
@@ -41,6 +42,38 @@ from lassodrop.timestamps import epoch, iso
 
 REQUEST_ID_INDEX = "by-request-id"
 SOURCE_INDEX = "by-source"
+STATUS_INDEX = "by-status"
+# What belongs to one attempt and is cleared when a row is reopened (its summary goes to `history`).
+_ATTEMPT_ATTRIBUTES = (
+    "lease_until",
+    "lease_owner",
+    "webhook_token",
+    "webhook_id",
+    "webhook_checked_at",
+    "submit_started_at",
+    "file_id",
+    "file_expires_at",
+    "last_cause",
+    "check_failures",
+    "check_lease_until",
+    "request_id",
+    "submitted_at",
+    "status_url",
+    "result_url",
+    "first_check_enqueued_at",
+    "checks",
+    "next_check_delay",
+    "completed_at",
+    "collected_at",
+    "sample_rate",
+    "outputs",
+    "error",
+    "reason",
+    "event_published",
+    "publish_lease_until",
+    "event_id",
+    "prompt_override",
+)
 # How long the writer of a terminal status has to publish its event before a redelivered check may.
 PUBLISH_LEASE_SECONDS = 60
 # How long one status read of a polling link may take before another copy of that link may take it over:
@@ -125,6 +158,24 @@ class JobStore:
         query: dict[str, Any] = {
             "IndexName": SOURCE_INDEX,
             "KeyConditionExpression": Key("source_uri").eq(source_uri_for(bucket, key)),
+            "ScanIndexForward": False,
+        }
+        while True:
+            response = self._table.query(**query)
+            jobs.extend(Job.from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return jobs
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def find_by_status(self, status: Status, *, since: str | None = None) -> list[Job]:
+        """Every row in `status` created at or after `since` (ISO-8601), newest first (operations only)."""
+        condition = Key("status").eq(str(status))
+        if since:
+            condition = condition & Key("created_at").gte(since)
+        jobs: list[Job] = []
+        query: dict[str, Any] = {
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": condition,
             "ScanIndexForward": False,
         }
         while True:
@@ -499,6 +550,46 @@ class JobStore:
             values={":false": False},
         )
         return published is not None
+
+    # The operator's move.
+
+    def reopen(self, job: Job, *, prompt_override: str | None = None, force: bool = False) -> Job | None:
+        """A terminal row -> RECEIVED for a new attempt at the same object version, its last attempt kept.
+
+        `job` is the row as the operator read it: the write is fenced on its `updated_at`, so the attempt
+        appended to `history` is the one that ended, and two retries racing reopen it once. A row FAILED with
+        SUBMIT_UNCONFIRMED may hold a paid job at AudioLasso already, so it is reopened only with `force`.
+        None when refused (also while the ended attempt's event is being published: retry a moment later).
+        Ingest then claims the RECEIVED row as if it were new (`claim_upload`).
+        """
+        if job.error is not None and job.error.code == SUBMIT_UNCONFIRMED and not force:
+            return None
+        ended = PastAttempt(
+            attempt=job.attempts,
+            status=str(job.status),
+            error=job.error,
+            reason=job.reason,
+            request_id=job.request_id,
+            prompt=job.prompt,
+            submitted_at=job.submitted_at,
+            completed_at=job.completed_at,
+            ended_at=job.updated_at,
+        )
+        sets: dict[str, Any] = {"history": [*(job.history or []), ended]}
+        sets |= {"prompt_override": prompt_override} if prompt_override else {}
+        # Not while the ended attempt's event is being published (its writer's publish lease is live): the
+        # reopened row would lose the state that publishing finishes on.
+        condition = "NOT (event_published = :false AND publish_lease_until >= :now)"
+        condition += "" if job.updated_at else " AND attribute_not_exists(updated_at)"
+        return self._move(
+            "reopen",
+            job.object_id,
+            sets=sets,
+            remove=[name for name in _ATTEMPT_ATTRIBUTES if name not in sets],
+            fence={"updated_at": job.updated_at} if job.updated_at else None,
+            condition=condition,
+            values={":false": False, ":now": int(self._clock())},
+        )
 
     # The one conditional write.
 
