@@ -72,6 +72,20 @@ class Up:
         return "".join(iter(self.lines.get_nowait, ""))
 
 
+def ops(up: Any, *args: str) -> str:
+    """One operations command against the running `up`, as a user runs it; its standard output."""
+    done = subprocess.run(
+        [str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        env=up_environment(up.state_file.parent),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def up_environment(state_dir: Path) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("AUDIOLASSO_")}
     return {**env, "LASSODROP_STATE_DIR": str(state_dir)}
@@ -177,6 +191,22 @@ def test_files_put_by_any_s3_client_flow_through_until_sigint_which_removes_the_
     # And an object without prompt metadata was separated with the prompt `up` was started with
     result = s3.get_object(Bucket=output_bucket, Key=f"{folder}result.json")["Body"].read()
     assert json.loads(result)["prompt"] == PROMPT
+
+    # And the operations commands, pointed at it with --local, say the same
+    listed = json.loads(ops(up, "ls", "--local", "--json"))
+    assert listed["counts"] == {"COMPLETED": 1, "REJECTED": 2}
+    by_key = {job["uri"].rsplit("/", 1)[1]: job for job in listed["jobs"]}
+    assert {key: job["status"] for key, job in by_key.items()} == expected
+    assert (by_key["notes.txt"]["code"], by_key["empty.wav"]["code"]) == (
+        "UNSUPPORTED_CONTENT_TYPE",
+        "EMPTY_OBJECT",
+    )
+    [song] = json.loads(ops(up, "status", "--local", "--json", f"s3://{bucket}/song.wav"))
+    assert song["status"] == "COMPLETED"
+    assert song["request_id"].startswith("req_")
+    assert song["outputs"]["target"] == f"s3://{output_bucket}/{folder}target.wav"
+    [notes] = json.loads(ops(up, "status", "--local", "--json", f"s3://{bucket}/notes.txt"))
+    assert notes["reason"] == by_key["notes.txt"]["reason"]
 
     # When it gets SIGINT, as from Ctrl-C
     workers = descendants(up.process.pid)
