@@ -11,8 +11,8 @@ from lassodrop_ops.ratelimit import TokenBucket
 from tests.fixtures.audio import riff_blob
 from tests.ops.conftest import Pipeline
 
-# Enough objects to stop half-way and queue some twice, few enough to keep the test quick (each is ingested).
-OBJECTS = 80
+# Objects already in the bucket: the backfill is stopped half-way, some are queued twice, each ingested once.
+OBJECTS = 200
 HALF = OBJECTS // 2
 TAKEN = 24  # of the first run's messages, the ones ingest processed before the second run
 
