@@ -429,6 +429,38 @@ def test_check_enqueue_failure_is_retried_without_resubmitting(
     assert stack.check_messages() == []
 
 
+def test_an_event_delivered_three_times_around_its_submit_queues_only_copies_of_the_first_link(
+    stack: Stack, ingest: Ingest, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the same S3 event delivered twice more just after the submit, before its first check is noted
+    stack.drop("thrice.wav", riff_blob(1024), ContentType="audio/wav")
+    event = stack.receive_ingest()
+    jobs = ingest.service.jobs
+    real_note = jobs.mark_check_enqueued
+    duplicates: list[dict[str, Any]] = []
+    entered: list[bool] = []
+
+    def duplicates_first(object_id: str) -> Any:
+        if not entered:  # only the first delivery lets the two duplicates in
+            entered.append(True)
+            duplicates.extend([ingest(event), ingest(event)])
+        return real_note(object_id)
+
+    monkeypatch.setattr(jobs, "mark_check_enqueued", duplicates_first)
+
+    # When the first delivery is processed (the two others run inside it)
+    response = ingest(event)
+
+    # Then one job was submitted, every delivery was acknowledged, and each check queued is link 0 of the
+    # job's one chain: collect keeps one copy of a link and drops the others unread
+    assert response == {"batchItemFailures": []}
+    assert duplicates == [{"batchItemFailures": []}] * 2
+    assert len(emulator.state.submissions) == 1
+    checks = stack.check_messages()
+    assert 1 <= len(checks) <= 3
+    assert {(check["reason"], check["link"]) for check in checks} == {("first-check", 0)}
+
+
 def test_webhook_url_carries_an_opaque_id_and_the_rows_unguessable_token(
     stack: Stack, make_ingest: Any, emulator: EmulatorServer
 ) -> None:
