@@ -7,17 +7,10 @@ import pytest
 from lassodrop.jobs import Step, Waiting, WaitingFor
 from lassodrop.jobs.breaker import BREAKER_ID, BreakerState, BreakerStore
 from lassodrop.jobs.expression import UpdateExpression
+from tests.jobs.test_jobs import Clock
 
 NO_KEY = Waiting(WaitingFor.API_KEY, "Missing or invalid API key.")
 NO_CREDITS = Waiting(WaitingFor.CREDITS, "The account has no credits left.")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_790_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

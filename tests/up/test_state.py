@@ -14,6 +14,7 @@ from lassodrop_local.up.state import (
     read_state,
     state_path,
 )
+from tests.up.test_up import STATE_KEYS
 
 STATE = UpState(
     aws_endpoint_url="http://127.0.0.1:4566",
@@ -48,17 +49,7 @@ def test_a_reader_sees_the_published_state_only_while_its_owner_holds_it(env):
         assert read_state(env) is None  # owned but not ready yet
         with state_file.published(STATE):
             # Then the file holds exactly the documented keys, and readers get them back
-            assert set(json.loads(state_file.path.read_text())) == {
-                "aws_endpoint_url",
-                "region",
-                "input_bucket",
-                "output_bucket",
-                "jobs_table",
-                "emulator_url",
-                "stack_name",
-                "pid",
-                "queues",
-            }
+            assert set(json.loads(state_file.path.read_text())) == STATE_KEYS
             assert read_state(env) == STATE
         assert not state_file.path.exists()
 
