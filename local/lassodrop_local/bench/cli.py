@@ -22,19 +22,25 @@ from lassodrop_local.bench.objects import (
     read_through,
     s3_client,
 )
-from lassodrop_local.bench.report import document, format_table, size_label, summarize, targets
+from lassodrop_local.bench.report import document, figures, format_table, size_label, summarize, targets
 from lassodrop_local.bench.runner import Run, run_variant
 from lassodrop_local.bench.services import emulator_command, moto_command, service
 from lassodrop_local.bench.spec import (
     CURL,
     DOWNLOAD_FILE,
+    GET_ALONE,
+    IMPORTS_ONLY,
+    PUT_ALONE,
     READ_ALL,
     RELAY,
     RELAY_RAW_STREAM,
     RELAY_SMALL_BLOCKS,
     SMALL_BLOCK_SIZE,
+    STEMS_AT_ONCE,
+    STEMS_IN_TURN,
     VariantSpec,
 )
+from lassodrop_local.template import load_template
 
 API_KEY = "al_bench_key"
 BUCKET = "lassodrop-bench"
@@ -46,7 +52,7 @@ MB = 1_000_000
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lassodrop_local.bench", description=__doc__)
     parser.add_argument(
-        "--sizes", type=_sizes, default=(100 * MB, 500 * MB), help="object sizes in MB (100,500)"
+        "--sizes", type=_sizes, default=(10 * MB, 100 * MB, 500 * MB), help="object sizes in MB (10,100,500)"
     )
     parser.add_argument(
         "--repeat", type=_positive, default=1, help="runs per variant and size; the median counts"
@@ -91,19 +97,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = run_benchmark(args.sizes, args.repeat, args.block_size, args.timeout)
     summaries = summarize(runs)
     checks = targets(summaries)
-    print(format_table(summaries, checks))
+    memory_mb = ingest_memory_mb()
+    derived = figures(summaries, memory_mb)
+    print(format_table(summaries, checks, derived))
     options = {"sizes": list(args.sizes), "repeat": args.repeat, "block_size": args.block_size}
     context: dict[str, Any] = {
         "started_at": started.isoformat(),
         "finished_at": datetime.now(UTC).isoformat(),
     }
-    context |= {**_machine(), "options": options}
+    context |= {**_machine(), "options": options, "ingest_memory_mb": memory_mb}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(document(summaries, checks, context), indent=2) + "\n")
+    out.write_text(json.dumps(document(summaries, checks, context, derived), indent=2) + "\n")
     print(f"\nfigures written to {out}")
     if not all(run.intact for run in runs):
         return 1
     return 1 if args.strict and not all(check.passed for check in checks) else 0
+
+
+def ingest_memory_mb() -> int:
+    """IngestFunction's MemorySize in template.yaml: the memory the relay's GB-seconds are billed at."""
+    template = load_template()
+    return int(template["Resources"]["IngestFunction"]["Properties"]["MemorySize"])
 
 
 def run_benchmark(sizes: Sequence[int], repeat: int, block_size: int, timeout: int) -> list[Run]:
@@ -145,6 +159,11 @@ def _runs_on(obj: GeneratedObject, repeat: int, base: VariantSpec, client: Audio
         (READ_ALL, base.block_size),
         (DOWNLOAD_FILE, base.block_size),
         (CURL, base.block_size),
+        (GET_ALONE, base.block_size),
+        (PUT_ALONE, base.block_size),
+        (IMPORTS_ONLY, base.block_size),
+        (STEMS_AT_ONCE, base.block_size),
+        (STEMS_IN_TURN, base.block_size),
     ]
     runs = []
     for round_number in range(repeat):
@@ -158,12 +177,16 @@ def _runs_on(obj: GeneratedObject, repeat: int, base: VariantSpec, client: Audio
     return runs
 
 
+# The baselines that PUT to the emulator, each to a fresh signed upload made for it.
+_GIVEN_AN_UPLOAD = (READ_ALL, DOWNLOAD_FILE, CURL, PUT_ALONE)
+
+
 def _spec_for(
     base: VariantSpec, variant: str, block_size: int, obj: GeneratedObject, client: AudioLassoClient
 ) -> VariantSpec:
     spec = dataclasses.replace(base, variant=variant, key=obj.key, size=obj.size, block_size=block_size)
-    if variant in (RELAY, RELAY_SMALL_BLOCKS, RELAY_RAW_STREAM):
-        return spec  # the relay creates its own upload, as ingest does
+    if variant not in _GIVEN_AN_UPLOAD:
+        return spec  # the relay creates its own upload, as ingest does; the others upload nothing
     upload = client.create_upload(obj.key.rsplit("/", 1)[-1], CONTENT_TYPE, obj.size)
     return dataclasses.replace(
         spec, upload_url=upload.upload_url, upload_file_id=upload.file_id, upload_headers=dict(upload.headers)
@@ -174,7 +197,7 @@ def _run_line(run: Run) -> str:
     where = f"{run.variant}, {size_label(run.size)}"
     if run.result is None:
         return f"{where}: failed: {run.error}"
-    mib_s = run.result.bytes_sent / run.result.seconds / (1024 * 1024)
+    mib_s = run.result.bytes_sent / max(run.result.seconds, 1e-9) / (1024 * 1024)
     peak = run.result.peak_rss_bytes / (1024 * 1024)
     return f"{where}: {mib_s:.1f} MiB/s, peak RSS {peak:.1f} MiB, {'intact' if run.intact else 'NOT INTACT'}"
 

@@ -13,7 +13,30 @@ RELAY_RAW_STREAM = "lassodrop relay, private raw stream"
 READ_ALL = "read all, then PUT"
 DOWNLOAD_FILE = "download to file, then PUT"
 CURL = "curl GET | curl -T -"
-VARIANTS = (RELAY, RELAY_SMALL_BLOCKS, RELAY_RAW_STREAM, READ_ALL, DOWNLOAD_FILE, CURL)
+# The two halves of a relay on their own: together they bound what any relay can do on this machine.
+GET_ALONE = "GET alone"
+PUT_ALONE = "PUT alone"
+# An interpreter that imports what the relay imports and moves nothing: the floor under the relay's peak RSS.
+IMPORTS_ONLY = "relay imports, nothing moved"
+# Collect's side: two stems of the object's size copied from signed URLs into S3 with copy_output.
+STEMS_AT_ONCE = "copy 2 stems at once"
+STEMS_IN_TURN = "copy 2 stems in turn"
+VARIANTS = (
+    RELAY,
+    RELAY_SMALL_BLOCKS,
+    RELAY_RAW_STREAM,
+    READ_ALL,
+    DOWNLOAD_FILE,
+    CURL,
+    GET_ALONE,
+    PUT_ALONE,
+    IMPORTS_ONLY,
+    STEMS_AT_ONCE,
+    STEMS_IN_TURN,
+)
+# Variants that upload nothing to the emulator: checked by their byte count, not by the emulator's digest.
+UPLOADS_NOTHING = (GET_ALONE, IMPORTS_ONLY, STEMS_AT_ONCE, STEMS_IN_TURN)
+STEM_COUNT = 2
 SMALL_BLOCK_SIZE = 16 * 1024
 
 
@@ -53,6 +76,10 @@ class VariantResult:
     peak_rss_bytes: int
     rss_source: str
     file_id: str | None = None
+    # CPU time (user + system) the transfer itself took, in this process and any it waited for.
+    cpu_seconds: float | None = None
+    # The digest of what arrived, for variants whose bytes do not go to the emulator.
+    sha256: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
