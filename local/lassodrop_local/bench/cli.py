@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lassodrop.audiolasso.client import AudioLassoClient
+from lassodrop_local.bench import coldstart
 from lassodrop_local.bench.objects import (
     GeneratedObject,
     object_seed,
@@ -70,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a target fails, not only on errors"
     )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="instead of the relay: each function's cold import against boto3's (bench-results/cold-*.json)",
+    )
+    parser.add_argument(
+        "--cold-runs",
+        type=_positive,
+        default=9,
+        help="fresh interpreters per import in --cold; the median counts",
+    )
     return parser
 
 
@@ -93,6 +105,8 @@ def _sizes(text: str) -> tuple[int, ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = datetime.now(UTC)
+    if args.cold:
+        return run_cold(args.cold_runs, args.out, args.strict, started)
     out = args.out or Path("bench-results") / f"relay-{started:%Y%m%dT%H%M%SZ}.json"
     runs = run_benchmark(args.sizes, args.repeat, args.block_size, args.timeout)
     summaries = summarize(runs)
@@ -118,6 +132,26 @@ def ingest_memory_mb() -> int:
     """IngestFunction's MemorySize in template.yaml: the memory the relay's GB-seconds are billed at."""
     template = load_template()
     return int(template["Resources"]["IngestFunction"]["Properties"]["MemorySize"])
+
+
+def run_cold(runs: int, out: Path | None, strict: bool, started: datetime) -> int:
+    """Time each function's import in fresh interpreters beside boto3's; print the table, write the JSON."""
+    out = out or Path("bench-results") / f"cold-{started:%Y%m%dT%H%M%SZ}.json"
+    _progress("resolving each function's environment from template.yaml's stack")
+    functions = coldstart.function_configs()
+    _progress(f"timing {runs} fresh imports of boto3 and of each function's handler")
+    boto3_ms, summaries = coldstart.summarize(coldstart.measure(coldstart.cold_targets(functions), runs))
+    checks = coldstart.targets(summaries)
+    print(coldstart.format_table(boto3_ms, summaries, checks))
+    context: dict[str, Any] = {
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+    }
+    context |= {"python": platform.python_version(), "cpus": os.cpu_count(), "options": {"cold_runs": runs}}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(coldstart.document(boto3_ms, summaries, checks, context), indent=2) + "\n")
+    print(f"\nfigures written to {out}")
+    return 1 if strict and not all(check.passed for check in checks) else 0
 
 
 def run_benchmark(sizes: Sequence[int], repeat: int, block_size: int, timeout: int) -> list[Run]:
