@@ -105,8 +105,8 @@ def test_with_tracing_disabled_importing_a_handler_loads_no_xray_recorder(functi
 def test_outside_lambda_importing_a_handler_loads_no_xray_recorder(functions):
     # Given: the ingest function's environment without what Lambda sets (the local runner, a test)
     function = functions["IngestFunction"]
-    environment = lambda_environment(function, "on")
-    del environment["LAMBDA_TASK_ROOT"]
+    environment = lambda_environment(function, "local")
+    assert "LAMBDA_TASK_ROOT" not in environment
 
     # When: its handler module is imported
     report = _run(function, environment)

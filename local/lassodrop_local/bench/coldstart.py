@@ -28,7 +28,9 @@ TARGET_MS = 250.0
 BOTO3_REFERENCE_MS = 100.0
 MAX_RATIO = TARGET_MS / BOTO3_REFERENCE_MS
 BOTO3 = "boto3"
-TRACING_MODES = ("on", "off")
+# "on": in Lambda with template.yaml's Tracing: Active; "off": in Lambda with POWERTOOLS_TRACE_DISABLED=true;
+# "local": without what Lambda sets (the local runner, tests), where Powertools keeps tracing off too.
+TRACING_MODES = ("on", "off", "local")
 # Prints the milliseconds that importing `module` (and getting `attribute` from it) took, nothing else.
 _TIMED_IMPORT = (
     "import importlib, time\n"
@@ -72,8 +74,8 @@ def function_configs() -> list[FunctionConfig]:
 
 
 def lambda_environment(function: FunctionConfig, tracing: str) -> dict[str, str]:
-    """The template's environment plus what Lambda sets; the tracer decides from LAMBDA_TASK_ROOT and the
-    POWERTOOLS_TRACE_DISABLED switch whether it is on (template.yaml's `Tracing: Active` leaves it on)."""
+    """The template's environment plus what Lambda sets (for "local", less LAMBDA_TASK_ROOT); the tracer
+    decides from LAMBDA_TASK_ROOT and POWERTOOLS_TRACE_DISABLED whether it is on (see TRACING_MODES)."""
     environment = {
         **function.environment,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -91,11 +93,13 @@ def lambda_environment(function: FunctionConfig, tracing: str) -> dict[str, str]
     }
     if tracing == "off":
         environment["POWERTOOLS_TRACE_DISABLED"] = "true"
+    if tracing == "local":
+        del environment["LAMBDA_TASK_ROOT"]
     return environment
 
 
 def cold_targets(functions: Sequence[FunctionConfig]) -> list[ColdTarget]:
-    """boto3 alone first, then each function's handler with tracing on and off."""
+    """boto3 alone first, then each function's handler in each of TRACING_MODES."""
     imports: list[ColdTarget] = []
     for tracing in TRACING_MODES:
         for function in functions:
