@@ -22,8 +22,6 @@ from lassodrop_local.template import REPO_ROOT
 INVOKE = Path(__file__).with_name("invoke.py")
 TEST_EVENT = REPO_ROOT / "events" / "sqs-s3-test-event.json"
 TRACE_ID = "1-6745a1b2-fedcba9876543210fedcba98"
-# What Powertools' disabled Tracer touches: the SDK's global switch, which it turns off.
-XRAY_SWITCH_ONLY = {"aws_xray_sdk", "aws_xray_sdk.sdk_config"}
 
 
 @pytest.fixture(scope="module")
@@ -88,31 +86,6 @@ def test_with_tracing_on_the_handler_sends_its_subsegment_to_the_daemon(function
     assert len(handler_segments) == 1
     assert handler_segments[0]["trace_id"] == TRACE_ID
     assert handler_segments[0]["annotations"]["ColdStart"] is True
-
-
-@pytest.mark.parametrize("logical_id", ["IngestFunction", "CollectFunction", "WebhookFunction"])
-def test_with_tracing_disabled_importing_a_handler_loads_no_xray_recorder(functions, logical_id):
-    # Given: a function in Lambda with POWERTOOLS_TRACE_DISABLED=true
-    environment = lambda_environment(functions[logical_id], "off")
-
-    # When: its handler module is imported
-    report = _run(functions[logical_id], environment)
-
-    # Then: of the X-Ray SDK, only the global switch Powertools turns off was imported
-    assert set(report["xray_modules_after_import"]) <= XRAY_SWITCH_ONLY
-
-
-def test_outside_lambda_importing_a_handler_loads_no_xray_recorder(functions):
-    # Given: the ingest function's environment without what Lambda sets (the local runner, a test)
-    function = functions["IngestFunction"]
-    environment = lambda_environment(function, "local")
-    assert "LAMBDA_TASK_ROOT" not in environment
-
-    # When: its handler module is imported
-    report = _run(function, environment)
-
-    # Then: Powertools judges tracing off there, and no recorder (nor its sampler's X-Ray client) was built
-    assert set(report["xray_modules_after_import"]) <= XRAY_SWITCH_ONLY
 
 
 def test_with_tracing_disabled_the_captured_handler_still_answers(functions, daemon):
