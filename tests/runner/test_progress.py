@@ -1,8 +1,6 @@
 """What `lassodrop run` shows per file, the summary of however the run ended, and the demo tone."""
 
 import wave
-from dataclasses import dataclass
-from typing import Any
 
 from rich.cells import cell_len
 
@@ -11,21 +9,8 @@ from lassodrop_local.runner.demo import SAMPLE_RATE, write_tone
 from lassodrop_local.runner.progress import FileProgress, latest, left_running, stage_of, summary_table
 
 
-@dataclass(frozen=True)
-class RowWithNewFields(Job):
-    """A row with the fields the row model is gaining (account trouble, the last retry's cause); the runner
-    reads them defensively, so it must show them whether or not `Job` has them yet."""
-
-    waiting_for: str | None = None
-    last_cause: Any = None
-
-
 def job(status: str, **item) -> Job:
     return Job.from_item({"object_id": "s3://in/a.wav?version=1", "status": status, **item})
-
-
-def row(status: str, **fields) -> RowWithNewFields:
-    return RowWithNewFields(object_id="s3://in/a.wav?version=1", status=job(status).status, **fields)
 
 
 def in_s3(name: str) -> FileProgress:
@@ -73,7 +58,7 @@ def test_update_reports_only_changes_and_stops_the_clock_when_terminal():
 def test_a_waiting_row_says_what_it_waits_for():
     item = in_s3("a.wav")
 
-    item.update(row("UPLOADING", waiting_for="API_KEY"), None)
+    item.update(job("WAITING", waiting_for="api key", waiting_step="upload"), None)
 
     assert item.describe() == "a.wav  waiting for api key"
     assert item.status() == "WAITING"
@@ -82,17 +67,17 @@ def test_a_waiting_row_says_what_it_waits_for():
 
 def test_the_last_cause_is_on_the_progress_line_and_a_new_cause_is_a_change():
     item = in_s3("a.wav")
-    item.update(row("UPLOADING", last_cause="503 from AudioLasso, retrying"), None)
+    item.update(job("UPLOADING", last_cause="AudioLasso unreachable: connection refused"), None)
     first = item.describe()
 
-    changed = item.update(row("UPLOADING", last_cause={"code": "RATE_LIMITED", "message": "slow down"}), None)
+    changed = item.update(job("UPLOADING", last_cause="AudioLasso overloaded: 503"), None)
 
-    assert first == "a.wav  sending to AudioLasso  last cause: 503 from AudioLasso, retrying"
+    assert first == "a.wav  sending to AudioLasso  last cause: AudioLasso unreachable: connection refused"
     assert changed
-    assert item.describe() == "a.wav  sending to AudioLasso  last cause: RATE_LIMITED: slow down"
+    assert item.describe() == "a.wav  sending to AudioLasso  last cause: AudioLasso overloaded: 503"
 
 
-def test_rows_without_the_new_fields_show_no_cause_and_no_wait():
+def test_a_row_with_no_cause_and_no_wait_shows_neither():
     item = in_s3("a.wav")
 
     item.update(job("UPLOADING"), None)
@@ -113,7 +98,7 @@ def test_summary_of_a_stopped_run_shows_each_rows_last_state():
     sending = in_s3("sending.wav")
     sending.update(job("UPLOADING"), None)
     waiting = in_s3("waiting.wav")
-    waiting.update(row("UPLOADING", waiting_for="api key"), None)
+    waiting.update(job("WAITING", waiting_for="api key", waiting_step="upload"), None)
     failed = in_s3("failed.wav")
     failed.update(job("FAILED", error={"code": "MODEL_FAILED", "message": "no stems"}), None)
     unclaimed = in_s3("unclaimed.wav")

@@ -6,7 +6,7 @@ waiting, or Ctrl-C stopped it: each file's last row, its request id, and what be
 
 import io
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,30 +57,15 @@ def stage_of(job: Job | None, provider_status: str | None = None) -> str:
 
 
 def waiting_for(job: Job) -> str | None:
-    """What a live row waits for (account trouble: the key, the credits), readable; None when it waits not.
-
-    Read with getattr: older rows, and older versions of the row model, have no such field.
-    """
-    value = getattr(job, "waiting_for", None)
-    if not value or job.is_terminal:
+    """What a waiting row waits for (`api key`, `credits`, `permission`); None for any other row."""
+    if job.status is not Status.WAITING or job.waiting_for is None:
         return None
-    text = str(value)
-    # A code such as API_KEY reads as "api key"; free text is shown as it is.
-    return text.replace("_", " ").lower() if text.isidentifier() else text
+    return str(job.waiting_for)
 
 
 def last_cause(job: Job | None) -> str | None:
-    """Why the row's last attempt did not go through (`last_cause`, where the row model has it), as text."""
-    value = getattr(job, "last_cause", None)
-    if not value:
-        return None
-    if isinstance(value, Mapping):
-        code, message = value.get("code"), value.get("message")
-    else:
-        code, message = getattr(value, "code", None), getattr(value, "message", None)
-    if code is None and message is None:
-        return str(value)
-    return ": ".join(str(part) for part in (code, message) if part)
+    """Why the row's last attempt did not go through, in a few words (`AudioLasso unreachable: ...`)."""
+    return job.last_cause if job is not None else None
 
 
 def pad(text: str, cells: int) -> str:
