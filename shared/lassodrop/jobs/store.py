@@ -154,27 +154,20 @@ class JobStore:
 
     def find_by_source(self, bucket: str, key: str) -> list[Job]:
         """Every row for s3://bucket/key (all versions), newest first."""
-        jobs: list[Job] = []
-        query: dict[str, Any] = {
-            "IndexName": SOURCE_INDEX,
-            "KeyConditionExpression": Key("source_uri").eq(source_uri_for(bucket, key)),
-            "ScanIndexForward": False,
-        }
-        while True:
-            response = self._table.query(**query)
-            jobs.extend(Job.from_item(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return jobs
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return self._query_all(SOURCE_INDEX, Key("source_uri").eq(source_uri_for(bucket, key)))
 
     def find_by_status(self, status: Status, *, since: str | None = None) -> list[Job]:
         """Every row in `status` created at or after `since` (ISO-8601), newest first (operations only)."""
         condition = Key("status").eq(str(status))
         if since:
             condition = condition & Key("created_at").gte(since)
+        return self._query_all(STATUS_INDEX, condition)
+
+    def _query_all(self, index: str, condition: Any) -> list[Job]:
+        """Every row `condition` selects on `index`, newest first, following DynamoDB's pages."""
         jobs: list[Job] = []
         query: dict[str, Any] = {
-            "IndexName": STATUS_INDEX,
+            "IndexName": index,
             "KeyConditionExpression": condition,
             "ScanIndexForward": False,
         }
@@ -386,12 +379,12 @@ class JobStore:
         One chain per job whatever arrives twice: a second copy of the same link finds the lease held (or the
         row a link further on) and is dropped, so no duplicate ever forks a second chain.
         """
-        at_link = "checks = :link" if link else "(attribute_not_exists(checks) OR checks = :link)"
         return self._move(
             "claim_check",
             object_id,
             sets={"check_lease_until": epoch(now) + CHECK_LEASE_SECONDS},
-            condition=f"{at_link} AND (attribute_not_exists(check_lease_until) OR check_lease_until < :now)",
+            condition=f"({_at_link(':link', link)})"
+            " AND (attribute_not_exists(check_lease_until) OR check_lease_until < :now)",
             values={":link": link, ":now": epoch(now)},
         )
 
@@ -401,7 +394,7 @@ class JobStore:
             "release_check",
             object_id,
             remove=["check_lease_until"],
-            condition="checks = :link" if link else "attribute_not_exists(checks) OR checks = :link",
+            condition=_at_link(":link", link),
             values={":link": link},
         )
         return released is not None
@@ -412,14 +405,13 @@ class JobStore:
         Fenced on the link before it, so only one reader of a link moves the chain on.
         """
         before = checks - 1
-        at_link = "checks = :before" if before else "attribute_not_exists(checks) OR checks = :before"
         sets = {"checks": checks, "next_check_delay": delay}
         moved = self._move(
             "record_check",
             object_id,
             sets=sets,
             remove=["check_lease_until"],
-            condition=at_link,
+            condition=_at_link(":before", before),
             values={":before": before},
         )
         return moved is not None
@@ -674,6 +666,11 @@ class JobStore:
                 return None
             raise
         return Job.from_item(response["Attributes"])
+
+
+def _at_link(placeholder: str, link: int) -> str:
+    """The row's polling chain is at `link` (bound to `placeholder`); a row never checked is at link 0."""
+    return f"checks = {placeholder}" if link else f"attribute_not_exists(checks) OR checks = {placeholder}"
 
 
 def _targets(target: Status | frozenset[Status] | None) -> frozenset[Status]:
