@@ -56,6 +56,9 @@ DEFAULT_BASE_URL = "https://audiolasso.dev"
 DEFAULT_TIMEOUT = (5.0, 60.0)
 USER_AGENT = "lassodrop-audiolasso/0.1"
 _MAX_REDIRECTS = 3
+_MAX_WATCH_CONNECTIONS = 5
+# A read timing out this close to the watch's deadline is the watch ending, not a failure.
+_WATCH_DEADLINE_SLACK_SECONDS = 1.0
 _MAX_CAUSE_DEPTH = 6
 _STREAM_READ = 64 * 1024
 _STREAM_ERRORS = (urllib3.exceptions.HTTPError, requests.RequestException, OSError)
@@ -212,6 +215,44 @@ class AudioLassoClient:
                 wait_before_retry(self.retry_policy, retry, error, what="status stream")
                 retry += 1
 
+    def watch_status(
+        self,
+        request_id: str | None = None,
+        *,
+        stream_url: str | None = None,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> JobStatus | None:
+        """Follow the SSE stream for about `seconds` at most: the first terminal status, else the last status
+        seen (None if no event came in time).
+
+        The service sends an event only when the status changes, so a quiet stream is normal: each
+        connection's read timeout is the time left, and a read that times out at the deadline ends the watch.
+        After a change short of the end the stream is reopened with the time then left, so one early change
+        cannot stretch the watch by a whole read timeout. Any other failure raises as `status()` would.
+        """
+        url = self._job_url(request_id, stream_url, "status/stream")
+        deadline = clock() + seconds
+        last: JobStatus | None = None
+        # A stream that keeps closing at once must not become a busy loop: a few connections, then give back.
+        for _ in range(_MAX_WATCH_CONNECTIONS):
+            left = deadline - clock()
+            if left <= 0:
+                break
+            try:
+                for job in self._stream_once(url, False, read_timeout=left):
+                    if job.is_terminal:
+                        return job
+                    changed = last is not None and job.status != last.status
+                    last = job
+                    if changed:
+                        break
+            except ConnectionFailedError:
+                if clock() < deadline - _WATCH_DEADLINE_SLACK_SECONDS:
+                    raise
+                break
+        return last
+
     def result(self, request_id: str | None = None, *, result_url: str | None = None) -> JobResult:
         """Outputs of a COMPLETED job; NotReadyError (409) before that, JobFailedError for a failed job."""
         url = self._job_url(request_id, result_url, "result")
@@ -271,6 +312,7 @@ class AudioLassoClient:
         json_body: Any = None,
         params: Mapping[str, str] | None = None,
         stream: bool = False,
+        timeout: tuple[float, float] | None = None,
     ) -> requests.Response:
         _log.debug("%s %s", method, _redact(url))
         try:
@@ -280,7 +322,7 @@ class AudioLassoClient:
                 json=json_body,
                 params=params,
                 headers=self._auth_headers,
-                timeout=self._timeout,
+                timeout=timeout or self._timeout,
                 allow_redirects=False,
                 stream=stream,
             )
@@ -319,8 +361,9 @@ class AudioLassoClient:
             response.close()
         raise UnexpectedResponseError(f"more than {_MAX_REDIRECTS} redirects for an output")
 
-    def _stream_once(self, url: str, logs: bool) -> Iterator[JobStatus]:
-        with self._send_api("GET", url, params=_logs_param(logs), stream=True) as response:
+    def _stream_once(self, url: str, logs: bool, *, read_timeout: float | None = None) -> Iterator[JobStatus]:
+        timeout = self._timeout if read_timeout is None else (self._timeout[0], read_timeout)
+        with self._send_api("GET", url, params=_logs_param(logs), stream=True, timeout=timeout) as response:
             failure = None
             try:
                 for event, data in parse_events(split_lines(_raw_chunks(response))):
