@@ -147,6 +147,7 @@ class Pipeline:
             request_id=submission.request_id,
             status_url=submission.status_url,
             result_url=submission.result_url,
+            stream_url=submission.stream_url,
         )
         return object_id
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lassodrop.collect.backoff import CheckSchedule, ScheduleKind
 from lassodrop.messages import (
     SQS_MAX_DELAY_SECONDS,
     WEBHOOK_CHECK_INTERVAL_SECONDS,
@@ -12,7 +13,10 @@ from lassodrop.messages import (
     read_webhook_check_interval,
 )
 from lassodrop.redelivery import RetrySchedule
-from lassodrop.runtime import ApiSettings, read_int, require
+from lassodrop.runtime import ApiSettings, ConfigError, read_int, require
+
+# The watch must end with time to spare in collect's 300 s Timeout (a test holds template.yaml to it).
+MAX_STATUS_WATCH_SECONDS = 240
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,21 @@ class CollectConfig:
     collect_lease_seconds: int = 900
     first_poll_delay_seconds: int = 30
     webhook_check_interval_seconds: int = WEBHOOK_CHECK_INTERVAL_SECONDS
+    schedule_kind: ScheduleKind = ScheduleKind.GROWING
+    check_growth_percent: int = 10
+    status_watch_seconds: int = 240
+
+    @property
+    def schedule(self) -> CheckSchedule:
+        """When a job's status is read again (lassodrop.collect.backoff explains both schedules)."""
+        return CheckSchedule(
+            self.schedule_kind,
+            give_up_after=self.give_up_after_seconds,
+            first=self.first_poll_delay_seconds,
+            growth=self.check_growth_percent / 100,
+            watch_seconds=self.status_watch_seconds,
+            cap=self.max_check_delay_seconds,
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> CollectConfig:
@@ -59,4 +78,18 @@ class CollectConfig:
             webhook_check_interval_seconds=read_webhook_check_interval(env),
             park_delay_seconds=read_park_delay(env),
             retry=RetrySchedule.from_env(env),
+            schedule_kind=_schedule_kind(env),
+            check_growth_percent=read_int(env, "CHECK_GROWTH_PERCENT", default=10, low=1, high=400),
+            status_watch_seconds=read_int(
+                env, "STATUS_WATCH_SECONDS", default=240, low=0, high=MAX_STATUS_WATCH_SECONDS
+            ),
         )
+
+
+def _schedule_kind(env: Mapping[str, str]) -> ScheduleKind:
+    raw = env.get("CHECK_SCHEDULE", "").strip().lower() or ScheduleKind.GROWING
+    try:
+        return ScheduleKind(raw)
+    except ValueError:
+        kinds = ", ".join(kind.value for kind in ScheduleKind)
+        raise ConfigError(f"CHECK_SCHEDULE must be one of {kinds}, got {raw!r}") from None

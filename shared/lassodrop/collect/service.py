@@ -143,13 +143,15 @@ class Collector:
         return self._follow(resumed, message, passage, counted=True)
 
     def _check(self, job: Job, message: CheckMessage, passage: Passage, *, counted: bool = False) -> str:
+        watch = self.config.schedule.watch_for(self._age(job)) if _is_first_link(job, message) else 0.0
         try:
             status = call_with_fresh_key(
-                self.api_client,
-                self.refresh_key,
-                lambda api: api.status(job.request_id or "", status_url=job.status_url),
+                self.api_client, self.refresh_key, lambda api: self._read_status(api, job, watch)
             )
-            outcome = self._act_on(job, status, message)
+            if watch and status.status == "COMPLETED":
+                outcome = self._collect_afresh(job)
+            else:
+                outcome = self._act_on(job, status, message)
         except AudioLassoError as error:
             waiting = waiting_of(error)
             if waiting is not None:
@@ -223,6 +225,35 @@ class Collector:
         except Exception:
             logger.exception("could not note the failed check on the row")
 
+    def _read_status(self, api: AudioLassoClient, job: Job, watch: float) -> JobStatus:
+        """One plain status read, or early in a job's life the status stream, followed for `watch` seconds."""
+        request_id = job.request_id or ""
+        if watch:
+            logger.info("following the status stream", watch_seconds=round(watch, 1))
+            seen = api.watch_status(request_id, stream_url=job.stream_url, seconds=watch)
+            if seen is not None:
+                return seen
+        return api.status(request_id, status_url=job.status_url)
+
+    def _collect_afresh(self, job: Job) -> str:
+        """The watch saw the job complete, maybe minutes into this invocation: the chain's next link, sent at
+        once, copies the outputs with the function's whole Timeout (at the cost of one more status read)."""
+        self._enqueue_next_link(job, 0)
+        logger.info("job completed while watched; collecting in a fresh invocation")
+        return "completed-while-watched"
+
+    def _enqueue_next_link(self, job: Job, delay: int) -> None:
+        checks = job.checks
+        # Enqueue before recording: a failed send fails the message (retried) and never ends the chain.
+        next_link = CheckMessage(job.object_id, job.request_id, CheckReason.POLL, link=checks + 1)
+        self.checks.send(next_link, delay)
+        self.jobs.record_check(job.object_id, checks + 1, delay)
+        logger.info("check re-enqueued", delay_seconds=delay, checks=checks + 1)
+
+    def _age(self, job: Job) -> float:
+        now = self.clock()
+        return (now - (parse_iso(job.submitted_at) or now)).total_seconds()
+
     def _act_on(self, job: Job, status: JobStatus, message: CheckMessage) -> str:
         logger.info("job status read", service_status=status.status, reason=message.reason)
         if status.status == "COMPLETED":
@@ -243,18 +274,7 @@ class Collector:
         if message.reason == CheckReason.WEBHOOK:
             # The poll chain is still alive; re-enqueueing here would fork a second chain per webhook.
             return "not-ready"
-        checks = job.checks
-        delay = backoff.delay_within_deadline(
-            backoff.next_check_delay(
-                checks, first=self.config.first_poll_delay_seconds, cap=self.config.max_check_delay_seconds
-            ),
-            left,
-        )
-        # Enqueue before recording: a failed send fails the message (retried) and never ends the chain.
-        next_link = CheckMessage(job.object_id, job.request_id, CheckReason.POLL, link=checks + 1)
-        self.checks.send(next_link, delay)
-        self.jobs.record_check(job.object_id, checks + 1, delay)
-        logger.info("check re-enqueued", delay_seconds=delay, checks=checks + 1)
+        self._enqueue_next_link(job, self.config.schedule.next_delay(job.checks, self._age(job)))
         return "re-enqueued"
 
     def _collect(self, job: Job, status: JobStatus, message: CheckMessage) -> str:
@@ -387,6 +407,13 @@ def _source(job: Job) -> resultdoc.Source:
         prompt=job.prompt or "",
         request_id=job.request_id or "",
     )
+
+
+def _is_first_link(job: Job, message: CheckMessage) -> bool:
+    """Only the chain's first link, taken on a submitted job, follows the stream: a webhook is a one-off hint,
+    a COLLECTING row is decided by claim_collect, and the link after a watch must read, not watch again."""
+    first = message.reason != CheckReason.WEBHOOK and message.link == 0
+    return first and job.status is Status.SUBMITTED
 
 
 def _code_of(error: AudioLassoError) -> str:

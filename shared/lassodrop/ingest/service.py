@@ -409,6 +409,7 @@ class IngestService:
             request_id=submission.request_id,
             status_url=submission.status_url,
             result_url=submission.result_url,
+            stream_url=submission.stream_url,
         )
         if recorded is None:
             logger.error("job submitted but the row had moved on", status=self.outcomes.status_of(job))

@@ -154,6 +154,7 @@ class Job:
     submitted_at: str | None = None
     status_url: str | None = None
     result_url: str | None = None
+    stream_url: str | None = None
     first_check_enqueued_at: str | None = None
     checks: int = 0
     check_failures: int = 0  # status checks that failed retryably (their cause is `last_cause`)

@@ -60,6 +60,7 @@ _ATTEMPT_ATTRIBUTES = (
     "submitted_at",
     "status_url",
     "result_url",
+    "stream_url",
     "first_check_enqueued_at",
     "checks",
     "next_check_delay",
@@ -328,11 +329,19 @@ class JobStore:
         )
 
     def mark_submitted(
-        self, object_id: str, *, file_id: str, request_id: str, status_url: str | None, result_url: str | None
+        self,
+        object_id: str,
+        *,
+        file_id: str,
+        request_id: str,
+        status_url: str | None,
+        result_url: str | None,
+        stream_url: str | None = None,
     ) -> Job | None:
         """UPLOADING -> SUBMITTED with the request id; None if the row was no longer UPLOADING."""
         sets = {"file_id": file_id, "request_id": request_id, "submitted_at": iso(self._clock())}
-        sets |= {name: url for name, url in (("status_url", status_url), ("result_url", result_url)) if url}
+        urls = (("status_url", status_url), ("result_url", result_url), ("stream_url", stream_url))
+        sets |= {name: url for name, url in urls if url}
         return self._move("mark_submitted", object_id, sets=sets, remove=["lease_until"])
 
     def mark_check_enqueued(self, object_id: str) -> Job | None:
