@@ -94,4 +94,4 @@ def test_optional_values_have_their_documented_defaults() -> None:
     config = IngestConfig.from_env(env)
 
     assert (config.prefix_prompts, config.input_prefix, config.output_prefix) == ({}, "", "")
-    assert (config.first_check_delay_seconds, config.upload_lease_seconds) == (30, 900)
+    assert (config.first_check_delay_seconds, config.upload_lease_seconds) == (0, 900)

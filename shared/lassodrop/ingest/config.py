@@ -43,8 +43,9 @@ class IngestConfig:
             prefix_prompts=_prefix_prompts(env),
             input_prefix=env.get("INPUT_PREFIX", ""),
             output_prefix=env.get("OUTPUT_PREFIX", ""),
+            # 0 as template.yaml sets it without webhooks: the first check watches the status stream at once.
             first_check_delay_seconds=read_int(
-                env, "FIRST_CHECK_DELAY_SECONDS", default=30, low=0, high=SQS_MAX_DELAY_SECONDS
+                env, "FIRST_CHECK_DELAY_SECONDS", default=0, low=0, high=SQS_MAX_DELAY_SECONDS
             ),
             upload_lease_seconds=read_int(env, "UPLOAD_LEASE_SECONDS", default=900, low=1),
             webhook_base_url=_webhook_base_url(env),
