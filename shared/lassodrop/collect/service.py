@@ -28,7 +28,7 @@ from lassodrop.audiolasso.errors import (
     classify,
 )
 from lassodrop.audiolasso.models import JobResult, JobStatus
-from lassodrop.collect import backoff, resultdoc
+from lassodrop.collect import resultdoc
 from lassodrop.collect.config import CollectConfig
 from lassodrop.collect.outputs import (
     OutputLayout,
@@ -265,16 +265,14 @@ class Collector:
         return self._not_ready(job, message)
 
     def _not_ready(self, job: Job, message: CheckMessage) -> str:
-        now = self.clock()
-        submitted = parse_iso(job.submitted_at) or now
-        left = backoff.seconds_left(submitted, now, self.config.give_up_after_seconds)
-        if left <= 0:
+        age = self._age(job)
+        if age >= self.config.give_up_after_seconds:
             text = f"no terminal status within {self.config.give_up_after_seconds} s of submission"
             return self._end(job, Ending(Status.TIMED_OUT, "timed out", JobError("TIMED_OUT", text)))
         if message.reason == CheckReason.WEBHOOK:
             # The poll chain is still alive; re-enqueueing here would fork a second chain per webhook.
             return "not-ready"
-        self._enqueue_next_link(job, self.config.schedule.next_delay(job.checks, self._age(job)))
+        self._enqueue_next_link(job, self.config.schedule.next_delay(job.checks, age))
         return "re-enqueued"
 
     def _collect(self, job: Job, status: JobStatus, message: CheckMessage) -> str:
